@@ -1,0 +1,67 @@
+//! Building and running the service: `build(config)` opens the database and the router;
+//! `run(listener, shutdown)` serves until the shutdown future resolves, then drains the writer.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use crate::auth::PasswordHasherPool;
+use crate::config::Config;
+use crate::db::Db;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub hasher: PasswordHasherPool,
+}
+
+/// A built service, ready to serve.
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    /// Opens (and migrates) the database and prepares shared state.
+    pub fn build(config: Config) -> Result<Self, String> {
+        let db = Db::open(&config.database_path, config.database_readers)?;
+        // Password hashing may use every core but one: money movement keeps a core.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1));
+        Ok(Self {
+            state: AppState {
+                db,
+                config: Arc::new(config),
+                hasher,
+            },
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves; in-flight requests finish, then the
+    /// writer drains its queue and checkpoints the WAL.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(crate::auth::warm_up);
+        let router = crate::http::router(state.clone());
+        let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+        axum::serve(
+            listener,
+            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        state.db.shutdown().await;
+        Ok(())
+    }
+}

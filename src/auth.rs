@@ -1,0 +1,155 @@
+//! Passwords and tokens.
+//!
+//! Passwords are hashed with argon2id at OWASP's recommended parameters (19 MiB, 2 passes,
+//! 1 lane) on blocking threads, never on the async runtime, and with bounded concurrency so a
+//! login storm cannot take every core from money movement. Tokens are 160 bits from the OS
+//! CSPRNG, shown to the client once as 40 hex characters, and stored only as their SHA-256.
+
+use std::sync::{Arc, LazyLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::limits::TOKEN_BYTES;
+
+/// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+const ARGON2_MEMORY_KIB: u32 = 19_456;
+const ARGON2_ITERATIONS: u32 = 2;
+const ARGON2_LANES: u32 = 1;
+
+fn argon2() -> Argon2<'static> {
+    // The parameters are constants within argon2's documented ranges.
+    let params =
+        Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// A hash of a random password, verified against when the username does not exist, so that
+/// a wrong username costs the same time as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let mut secret = [0u8; 16];
+    let _ = getrandom::fill(&mut secret);
+    hash_blocking(&hex::encode(secret)).unwrap_or_default()
+});
+
+/// Hashes and verifies passwords on blocking threads, at most `permits` at a time.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasherPool {
+    pub fn new(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+        }
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Checks a password against a stored hash, or against a dummy hash when there is no user
+    /// (`stored = None`), which always fails but takes the same time.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        self.run(move || {
+            let hash = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+            let matches = verify_blocking(&password, &hash);
+            matches
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("hasher closed"))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::internal(format!("hash task failed: {e}")))
+    }
+}
+
+/// Hashes on the current thread; for the CLI and the blocking pool only.
+pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
+    let mut salt_bytes = [0u8; 16];
+    getrandom::fill(&mut salt_bytes).map_err(|e| ApiError::internal(format!("OS random: {e}")))?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|e| ApiError::internal(format!("salt: {e}")))?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| ApiError::internal(format!("argon2: {e}")))
+}
+
+fn verify_blocking(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Forces the dummy hash to exist before the first login, so the first unknown-user login is
+/// not slower than the rest.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+/// A freshly drawn token (shown to the client once) and its stored hash.
+pub struct NewToken {
+    pub token: String,
+    pub sha256: [u8; 32],
+}
+
+pub fn new_token() -> Result<NewToken, ApiError> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("OS random: {e}")))?;
+    let token = hex::encode(bytes);
+    let sha256 = token_sha256(&token);
+    Ok(NewToken { token, sha256 })
+}
+
+/// The stored form of a token.
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_40_lowercase_hex_and_distinct() {
+        let a = new_token().expect("token");
+        let b = new_token().expect("token");
+        assert_eq!(a.token.len(), 40);
+        assert!(
+            a.token
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        );
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.sha256, token_sha256(&a.token));
+    }
+
+    #[test]
+    fn hashes_verify_only_their_password() {
+        let hash = hash_blocking("correct horse").expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_blocking("correct horse", &hash));
+        assert!(!verify_blocking("wrong horse", &hash));
+        assert!(!verify_blocking("correct horse", "not a hash"));
+    }
+}

@@ -1,0 +1,242 @@
+//! The command line: `serve`, `migrate`, `createsuperuser` (clap).
+//!
+//! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
+//! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{Config, Overrides};
+use crate::db::{self, Db, migrate, users};
+use crate::domain::password::{Password, UserAttributes};
+use crate::domain::profile::{Email, Username};
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bankd",
+    version,
+    about = "A bank's REST API server on embedded SQLite"
+)]
+pub struct Cli {
+    /// Configuration file [default: ./bank.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API and console
+    Serve {
+        /// Address to listen on [env: BANKD_LISTEN] [default: 127.0.0.1:8000]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Apply pending migrations and list what was applied
+    Migrate {
+        /// Show every migration as applied or pending, and apply nothing
+        #[arg(long)]
+        list: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Create a superuser (staff) account
+    Createsuperuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Read the password from standard input (else BANKD_SUPERUSER_PASSWORD, else a prompt)
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArg {
+    /// SQLite database file [env: BANKD_DATABASE] [default: ./bank.db]
+    #[arg(long, value_name = "PATH")]
+    pub database: Option<String>,
+}
+
+impl Cli {
+    /// Builds the configuration from every source, with this command's flags on top.
+    pub fn config(&self) -> Result<Config, String> {
+        let (listen, database) = match &self.command {
+            Command::Serve { listen, database } => (listen.clone(), database.database.clone()),
+            Command::Migrate { database, .. } | Command::Createsuperuser { database, .. } => {
+                (None, database.database.clone())
+            }
+        };
+        Config::load(
+            self.config.as_deref(),
+            |key| std::env::var(key).ok(),
+            &Overrides { listen, database },
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs the command; `Err` is one line for stderr and exit status 1.
+pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate { list, .. } => migrate_command(&config, list),
+        Command::Createsuperuser {
+            username,
+            email,
+            password_stdin,
+            ..
+        } => createsuperuser(&config, &username, &email, password_stdin).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen;
+    let started = std::time::Instant::now();
+    let app = App::build(config)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(url = %format!("http://{address}/"), startup_ms = started.elapsed().as_millis() as u64, "bankd ready");
+    // The URL on stdout is the contract with scripts (and the tests) that start bankd on port 0.
+    println!("bankd listening on http://{address}/");
+    app.run(listener, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("bankd stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+fn migrate_command(config: &Config, list: bool) -> Result<(), String> {
+    let path = &config.database_path;
+    let mut conn = db::open_connection(path)
+        .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+    if list {
+        for state in migrate::list(&mut conn)? {
+            println!("[{}] {}", if state.applied { "X" } else { " " }, state.name);
+        }
+        return Ok(());
+    }
+    let applied = migrate::run(&mut conn)?;
+    if applied.is_empty() {
+        println!("No migrations to apply.");
+    }
+    for name in applied {
+        println!("Applied {name}");
+    }
+    Ok(())
+}
+
+async fn createsuperuser(
+    config: &Config,
+    username: &str,
+    email: &str,
+    password_stdin: bool,
+) -> Result<(), String> {
+    let username = Username::parse(username).map_err(|e| format!("username: {e}"))?;
+    let email = match email {
+        "" => String::new(),
+        text => Email::parse(text)
+            .map_err(|e| format!("email: {e}"))?
+            .as_str()
+            .to_owned(),
+    };
+    let password_text = read_password(password_stdin)?;
+    let attributes = UserAttributes {
+        username: username.as_str(),
+        full_name: "",
+        email: &email,
+    };
+    let password = Password::parse(&password_text, &attributes)
+        .map_err(|errors| format!("password: {}", errors.join(" ")))?;
+    let db = Db::open(&config.database_path, 1)?;
+    let password_hash =
+        tokio::task::spawn_blocking(move || crate::auth::hash_blocking(password.expose()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(describe)?;
+    let name = username.to_string();
+    let created = db
+        .write(move |conn| {
+            let user = users::NewUser {
+                username: &name,
+                email: &email,
+                password_hash: &password_hash,
+                is_staff: true,
+                is_superuser: true,
+                now: &now_rfc3339(),
+            };
+            users::insert(conn, &user)
+        })
+        .await;
+    db.shutdown().await;
+    created.map_err(describe)?;
+    println!("Superuser \"{username}\" created successfully.");
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read password from stdin: {e}"))?;
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        return Ok(text.strip_suffix('\r').unwrap_or(text).to_owned());
+    }
+    if let Ok(password) = std::env::var("BANKD_SUPERUSER_PASSWORD") {
+        return Ok(password);
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .map_err(|e| format!("cannot read password: {e}"))?;
+    let second = rpassword::prompt_password("Password (again): ")
+        .map_err(|e| format!("cannot read password: {e}"))?;
+    if first != second {
+        return Err("Your passwords didn't match.".to_owned());
+    }
+    Ok(first)
+}
+
+/// An API error as one CLI line.
+fn describe(error: ApiError) -> String {
+    match error {
+        ApiError::Fields(fields) => {
+            serde_json::to_string(&fields).unwrap_or_else(|_| "invalid input".to_owned())
+        }
+        ApiError::Detail { detail, .. } => detail.into_owned(),
+        ApiError::Internal(cause) => cause,
+    }
+}

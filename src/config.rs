@@ -1,0 +1,388 @@
+//! Configuration: built-in defaults < `bank.toml` < `BANKD_*` environment < command-line flags.
+//!
+//! Every key is declared once in `KEYS` with its environment variable and a parser, so the file,
+//! the environment and the flags all go through the same validation. A bad or unknown value
+//! stops start-up with one line naming the key and where the value came from.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The validated configuration every subcommand starts from.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `server.listen`: the address to serve on.
+    pub listen: SocketAddr,
+    /// `database.path`: the SQLite file.
+    pub database_path: PathBuf,
+    /// `database.readers`: read connections in the pool.
+    pub database_readers: u32,
+    /// `auth.token_ttl_seconds`: lifetime of an opaque token.
+    pub token_ttl_seconds: u64,
+    /// `jwt.access_ttl_seconds` / `jwt.refresh_ttl_seconds`: JWT lifetimes.
+    pub jwt_access_ttl_seconds: u64,
+    pub jwt_refresh_ttl_seconds: u64,
+    /// `throttle.*`: requests per minute; 0 turns a limit off.
+    pub throttle_auth_per_ip_per_minute: u32,
+    pub throttle_failed_logins_per_user_per_minute: u32,
+    pub throttle_movements_per_user_per_minute: u32,
+    /// `limits.max_accounts_per_customer`: open (not closed) accounts per customer.
+    pub max_accounts_per_customer: u32,
+    /// `log.format` and `log.level` (a `tracing` filter such as `info` or `bankd=debug`).
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_path: PathBuf::from("./bank.db"),
+            database_readers: 8,
+            token_ttl_seconds: 604_800,
+            jwt_access_ttl_seconds: 300,
+            jwt_refresh_ttl_seconds: 86_400,
+            throttle_auth_per_ip_per_minute: 20,
+            throttle_failed_logins_per_user_per_minute: 10,
+            throttle_movements_per_user_per_minute: 0,
+            max_accounts_per_customer: 10,
+            log_format: LogFormat::Pretty,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+/// One configuration key: its name in `bank.toml`, its environment variable and its parser.
+struct Key {
+    name: &'static str,
+    env: &'static str,
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "server.listen",
+        env: "BANKD_LISTEN",
+        set: |c, v| parse_into(&mut c.listen, v, "a socket address such as 127.0.0.1:8000"),
+    },
+    Key {
+        name: "database.path",
+        env: "BANKD_DATABASE",
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("must not be empty".to_owned());
+            }
+            c.database_path = PathBuf::from(v);
+            Ok(())
+        },
+    },
+    Key {
+        name: "database.readers",
+        env: "BANKD_DATABASE_READERS",
+        set: |c, v| positive(&mut c.database_readers, v, 256),
+    },
+    Key {
+        name: "auth.token_ttl_seconds",
+        env: "BANKD_AUTH_TOKEN_TTL_SECONDS",
+        set: |c, v| positive(&mut c.token_ttl_seconds, v, 10 * 365 * 86_400),
+    },
+    Key {
+        name: "jwt.access_ttl_seconds",
+        env: "BANKD_JWT_ACCESS_TTL_SECONDS",
+        set: |c, v| positive(&mut c.jwt_access_ttl_seconds, v, 365 * 86_400),
+    },
+    Key {
+        name: "jwt.refresh_ttl_seconds",
+        env: "BANKD_JWT_REFRESH_TTL_SECONDS",
+        set: |c, v| positive(&mut c.jwt_refresh_ttl_seconds, v, 365 * 86_400),
+    },
+    Key {
+        name: "throttle.auth_per_ip_per_minute",
+        env: "BANKD_THROTTLE_AUTH_PER_IP_PER_MINUTE",
+        set: |c, v| bounded(&mut c.throttle_auth_per_ip_per_minute, v, 0, 1_000_000),
+    },
+    Key {
+        name: "throttle.failed_logins_per_user_per_minute",
+        env: "BANKD_THROTTLE_FAILED_LOGINS_PER_USER_PER_MINUTE",
+        set: |c, v| {
+            bounded(
+                &mut c.throttle_failed_logins_per_user_per_minute,
+                v,
+                0,
+                1_000_000,
+            )
+        },
+    },
+    Key {
+        name: "throttle.movements_per_user_per_minute",
+        env: "BANKD_THROTTLE_MOVEMENTS_PER_USER_PER_MINUTE",
+        set: |c, v| {
+            bounded(
+                &mut c.throttle_movements_per_user_per_minute,
+                v,
+                0,
+                1_000_000,
+            )
+        },
+    },
+    Key {
+        name: "limits.max_accounts_per_customer",
+        env: "BANKD_LIMITS_MAX_ACCOUNTS_PER_CUSTOMER",
+        set: |c, v| positive(&mut c.max_accounts_per_customer, v, 10_000),
+    },
+    Key {
+        name: "log.format",
+        env: "BANKD_LOG_FORMAT",
+        set: |c, v| {
+            c.log_format = match v {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => return Err(format!("must be \"pretty\" or \"json\", not {v:?}")),
+            };
+            Ok(())
+        },
+    },
+    Key {
+        name: "log.level",
+        env: "BANKD_LOG_LEVEL",
+        set: |c, v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map_err(|e| format!("not a log filter ({e})"))?;
+            c.log_level = v.to_owned();
+            Ok(())
+        },
+    },
+];
+
+/// A configuration error: one line naming the key and the source of the bad value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Values given on the command line, applied last.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+}
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "bank.toml";
+
+impl Config {
+    /// Builds the configuration from every source, in precedence order. `env` looks up an
+    /// environment variable (a parameter so tests need not touch the process environment).
+    pub fn load(
+        config_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        let file = match config_file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            config.apply_file(&path)?;
+        }
+        for key in KEYS {
+            if let Some(value) = env(key.env) {
+                (key.set)(&mut config, &value)
+                    .map_err(|e| ConfigError(format!("{} (from {}): {e}", key.name, key.env)))?;
+            }
+        }
+        let flags = [
+            ("server.listen", "--listen", &overrides.listen),
+            ("database.path", "--database", &overrides.database),
+        ];
+        for (name, flag, value) in flags {
+            if let Some(value) = value {
+                config
+                    .set(name, value)
+                    .map_err(|e| ConfigError(format!("{name} (from {flag}): {e}")))?;
+            }
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let key = KEYS.iter().find(|k| k.name == name).ok_or("unknown key")?;
+        (key.set)(self, value)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let origin = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {origin}: {e}")))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError(format!("{origin} is not valid TOML: {}", e.message()))
+        })?;
+        for (section, entries) in table {
+            let entries = entries.as_table().ok_or_else(|| {
+                ConfigError(format!(
+                    "{section} (in {origin}): expected a [{section}] section"
+                ))
+            })?;
+            for (key, value) in entries {
+                let name = format!("{section}.{key}");
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => other.to_string(),
+                };
+                self.set(&name, &text)
+                    .map_err(|e| ConfigError(format!("{name} (in {origin}): {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_into<T: std::str::FromStr>(
+    slot: &mut T,
+    value: &str,
+    expected: &str,
+) -> Result<(), String> {
+    *slot = value
+        .parse()
+        .map_err(|_| format!("expected {expected}, got {value:?}"))?;
+    Ok(())
+}
+
+fn bounded<T>(slot: &mut T, value: &str, min: T, max: T) -> Result<(), String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let parsed: T = value
+        .parse()
+        .map_err(|_| format!("expected a whole number, got {value:?}"))?;
+    if parsed < min || parsed > max {
+        return Err(format!("must be between {min} and {max}, got {parsed}"));
+    }
+    *slot = parsed;
+    Ok(())
+}
+
+fn positive<T>(slot: &mut T, value: &str, max: T) -> Result<(), String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy + From<u8>,
+{
+    bounded(slot, value, T::from(1), max)
+}
+
+/// Every key with its environment variable, for `bank.toml.example` checks and docs.
+pub fn documented_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEYS.iter().map(|k| (k.name, k.env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        overrides: Overrides,
+    ) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bank.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).expect("write");
+        }
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(
+            file.map(|_| path.as_path()),
+            |k| env.get(k).cloned(),
+            &overrides,
+        )
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        let file = "[server]\nlisten = \"127.0.0.1:1111\"\n[limits]\nmax_accounts_per_customer = 3\n[database]\npath = \"file.db\"";
+        let config = load(Some(file), &[], Overrides::default()).expect("valid");
+        assert_eq!(config.listen.port(), 1111);
+        assert_eq!(config.max_accounts_per_customer, 3);
+
+        let config = load(
+            Some(file),
+            &[
+                ("BANKD_LISTEN", "127.0.0.1:2222"),
+                ("BANKD_DATABASE", "env.db"),
+            ],
+            Overrides::default(),
+        )
+        .expect("valid");
+        assert_eq!(config.listen.port(), 2222);
+        assert_eq!(config.database_path, PathBuf::from("env.db"));
+
+        let flags = Overrides {
+            listen: Some("127.0.0.1:3333".into()),
+            database: None,
+        };
+        let config = load(Some(file), &[("BANKD_LISTEN", "127.0.0.1:2222")], flags).expect("valid");
+        assert_eq!(config.listen.port(), 3333);
+        assert_eq!(config.database_path, PathBuf::from("file.db"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_source() {
+        let error = load(
+            Some("[server]\nlisten = \"nope\""),
+            &[],
+            Overrides::default(),
+        )
+        .expect_err("invalid");
+        assert!(error.to_string().contains("server.listen (in "), "{error}");
+        let error = load(
+            None,
+            &[("BANKD_LIMITS_MAX_ACCOUNTS_PER_CUSTOMER", "0")],
+            Overrides::default(),
+        )
+        .expect_err("invalid");
+        assert!(
+            error.to_string().contains(
+                "limits.max_accounts_per_customer (from BANKD_LIMITS_MAX_ACCOUNTS_PER_CUSTOMER)"
+            ),
+            "{error}"
+        );
+        let error =
+            load(Some("[server]\nlisen = \"x\""), &[], Overrides::default()).expect_err("unknown");
+        assert!(error.to_string().contains("server.lisen"), "{error}");
+        let error =
+            load(None, &[("BANKD_LOG_FORMAT", "xml")], Overrides::default()).expect_err("invalid");
+        assert!(error.to_string().contains("log.format"), "{error}");
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_and_loads() {
+        let example = include_str!("../bank.toml.example");
+        for (name, env) in documented_keys() {
+            let key = name.split_once('.').map(|(_, k)| k).unwrap_or(name);
+            assert!(
+                example.contains(key) && example.contains(env),
+                "{name} / {env} undocumented"
+            );
+        }
+        load(Some(example), &[], Overrides::default()).expect("example loads");
+    }
+}

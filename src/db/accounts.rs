@@ -1,0 +1,221 @@
+//! Bank accounts: open, list, rename, close. Balances change only in `ledger.rs`.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::db::{customers, is_unique_violation};
+use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
+use crate::error::{ApiError, ErrorCode};
+use crate::limits::ACCOUNT_NUMBER_ATTEMPTS_MAX;
+
+/// An account as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub account_number: String,
+    pub account_type: String,
+    pub nickname: String,
+    #[serde(serialize_with = "crate::db::serialize_cents")]
+    pub balance: i64,
+    pub status: String,
+    pub customer: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Account {
+    pub fn status(&self) -> AccountStatus {
+        AccountStatus::parse(&self.status).unwrap_or(AccountStatus::Closed)
+    }
+
+    pub fn balance(&self) -> Balance {
+        Balance::from_cents(self.balance).unwrap_or(Balance::ZERO)
+    }
+}
+
+/// Which of the customer's accounts to list.
+#[derive(Clone, Copy, Debug)]
+pub enum StatusFilter {
+    /// Active and frozen (the default).
+    Open,
+    Only(AccountStatus),
+}
+
+const SELECT_ACCOUNT: &str =
+    "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents,
+        a.status, a.customer_id, a.created_at, a.updated_at
+    FROM accounts a";
+
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        account_number: row.get(1)?,
+        account_type: row.get(2)?,
+        nickname: row.get(3)?,
+        balance: row.get(4)?,
+        status: row.get(5)?,
+        customer: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+/// The account `id` if it belongs to the user's live profile.
+pub fn find_by_id_and_owner(conn: &Connection, id: i64, user_id: i64) -> Result<Account, ApiError> {
+    conn.prepare_cached(&format!(
+        "{SELECT_ACCOUNT} JOIN customers c ON c.id = a.customer_id
+         WHERE a.id = ?1 AND c.user_id = ?2 AND c.deleted_at IS NULL"
+    ))?
+    .query_row([id, user_id], from_row)
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// Any account by number (a transfer's destination may belong to anyone).
+pub fn find_by_number(
+    conn: &Connection,
+    number: &AccountNumber,
+) -> Result<Option<Account>, ApiError> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT_ACCOUNT} WHERE a.account_number = ?1"))?
+        .query_row([number.as_str()], from_row)
+        .optional()?)
+}
+
+/// One page of the user's accounts, oldest first, and how many there are in all.
+pub fn list_for_user(
+    conn: &Connection,
+    user_id: i64,
+    filter: StatusFilter,
+    limit: u32,
+    offset: u64,
+) -> Result<(u64, Vec<Account>), ApiError> {
+    let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
+        return Ok((0, Vec::new()));
+    };
+    let statuses: &[&str] = match filter {
+        StatusFilter::Open => &["active", "frozen"],
+        StatusFilter::Only(status) => &[status.as_str(), status.as_str()],
+    };
+    let count: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM accounts WHERE customer_id = ?1 AND status IN (?2, ?3)",
+        )?
+        .query_row(params![customer_id, statuses[0], statuses[1]], |row| {
+            row.get(0)
+        })?;
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let accounts = conn
+        .prepare_cached(&format!(
+            "{SELECT_ACCOUNT} WHERE a.customer_id = ?1 AND a.status IN (?2, ?3) ORDER BY a.id LIMIT ?4 OFFSET ?5"
+        ))?
+        .query_map(params![customer_id, statuses[0], statuses[1], limit, offset], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((count.unsigned_abs(), accounts))
+}
+
+/// Opens an account for the user's profile with a fresh CSPRNG number.
+pub fn open(
+    conn: &Connection,
+    user_id: i64,
+    account_type: AccountType,
+    nickname: &str,
+    max_open_accounts: u32,
+    now: &str,
+) -> Result<Account, ApiError> {
+    let customer_id = customers::id_for_user(conn, user_id)?
+        .ok_or_else(|| ApiError::non_field("Create a customer profile first."))?;
+    let open_accounts: u32 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM accounts WHERE customer_id = ?1 AND status <> 'closed'",
+        )?
+        .query_row([customer_id], |row| row.get(0))?;
+    if open_accounts >= max_open_accounts {
+        return Err(ApiError::rule(
+            ErrorCode::AccountLimitReached,
+            format!("A customer may have at most {max_open_accounts} open accounts."),
+        ));
+    }
+    for _ in 0..ACCOUNT_NUMBER_ATTEMPTS_MAX {
+        let number = draw_account_number()?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO accounts (account_number, customer_id, account_type, nickname, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .insert(params![number.as_str(), customer_id, account_type.as_str(), nickname, now]);
+        match inserted {
+            Ok(id) => return find_by_id_and_owner(conn, id, user_id),
+            // The number is taken (open or closed, numbers are never reused): draw again.
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(
+        "no free account number after repeated draws",
+    ))
+}
+
+/// Draws `ACC-` + 9 uniformly random digits from the OS CSPRNG.
+fn draw_account_number() -> Result<AccountNumber, ApiError> {
+    // Rejection sampling: values at or above the largest multiple of 10^9 below 2^32 are
+    // redrawn, so every number is equally likely.
+    const RANGE: u32 = 1_000_000_000;
+    const ZONE: u32 = u32::MAX - (u32::MAX % RANGE);
+    loop {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("OS random: {e}")))?;
+        let draw = u32::from_le_bytes(bytes);
+        if draw < ZONE {
+            return Ok(AccountNumber::from_draw(draw % RANGE));
+        }
+    }
+}
+
+/// Changes type and/or nickname of an open account.
+pub fn update(
+    conn: &Connection,
+    id: i64,
+    user_id: i64,
+    account_type: Option<AccountType>,
+    nickname: Option<&str>,
+    now: &str,
+) -> Result<Account, ApiError> {
+    let account = find_by_id_and_owner(conn, id, user_id)?;
+    if account.status() == AccountStatus::Closed {
+        return Err(account_closed());
+    }
+    conn.prepare_cached(
+        "UPDATE accounts SET account_type = coalesce(?1, account_type), nickname = coalesce(?2, nickname),
+             updated_at = ?3 WHERE id = ?4",
+    )?
+    .execute(params![account_type.map(AccountType::as_str), nickname, now, id])?;
+    find_by_id_and_owner(conn, id, user_id)
+}
+
+/// Closes an empty, active account. Its history stays.
+pub fn close(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(), ApiError> {
+    let account = find_by_id_and_owner(conn, id, user_id)?;
+    match account.status() {
+        AccountStatus::Closed => return Err(account_closed()),
+        AccountStatus::Frozen => return Err(account_frozen()),
+        AccountStatus::Active => {}
+    }
+    if account.balance != 0 {
+        return Err(ApiError::rule(
+            ErrorCode::AccountNotEmpty,
+            "Only an account with a zero balance can be closed; withdraw or transfer the balance first.",
+        ));
+    }
+    conn.prepare_cached("UPDATE accounts SET status = 'closed', updated_at = ?1 WHERE id = ?2")?
+        .execute(params![now, id])?;
+    Ok(())
+}
+
+pub fn account_closed() -> ApiError {
+    ApiError::rule(ErrorCode::AccountClosed, "Account is closed.")
+}
+
+pub fn account_frozen() -> ApiError {
+    ApiError::rule(ErrorCode::AccountFrozen, "Account is frozen.")
+}

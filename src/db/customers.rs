@@ -1,0 +1,169 @@
+//! Customer profiles. Every finder takes the owner's user id: another user's profile is
+//! simply not found.
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::domain::account::Gender;
+use crate::error::{ApiError, ErrorCode};
+
+/// A customer profile as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub email: String,
+    pub phone_number: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub gender: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Validated profile fields. The outer `Option` is "was the field sent" (for `PATCH`), the
+/// inner one is an explicit `null` / blank for the optional fields.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileChanges {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub phone_number: Option<Option<String>>,
+    pub date_of_birth: Option<Option<NaiveDate>>,
+    pub gender: Option<Option<Gender>>,
+}
+
+const SELECT_CUSTOMER: &str = "SELECT c.id, u.username, c.full_name, c.email, c.phone_number,
+        c.date_of_birth, c.gender, c.created_at, c.updated_at
+    FROM customers c JOIN users u ON u.id = c.user_id";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+    Ok(Customer {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        full_name: row.get(2)?,
+        email: row.get(3)?,
+        phone_number: row.get(4)?,
+        date_of_birth: row.get(5)?,
+        gender: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+/// The user's live profile, if any.
+pub fn find_for_user(conn: &Connection, user_id: i64) -> Result<Option<Customer>, ApiError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{SELECT_CUSTOMER} WHERE c.user_id = ?1 AND c.deleted_at IS NULL"
+        ))?
+        .query_row([user_id], from_row)
+        .optional()?)
+}
+
+/// The profile `id` if it is the user's and live.
+pub fn find_by_id_and_owner(
+    conn: &Connection,
+    id: i64,
+    user_id: i64,
+) -> Result<Customer, ApiError> {
+    conn.prepare_cached(&format!(
+        "{SELECT_CUSTOMER} WHERE c.id = ?1 AND c.user_id = ?2 AND c.deleted_at IS NULL"
+    ))?
+    .query_row([id, user_id], from_row)
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// The id of the user's live profile, if any.
+pub fn id_for_user(conn: &Connection, user_id: i64) -> Result<Option<i64>, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM customers WHERE user_id = ?1 AND deleted_at IS NULL")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()?)
+}
+
+pub const PROFILE_EXISTS: &str = "Customer profile already exists for this user.";
+
+/// Creates the user's profile from a complete set of fields.
+pub fn insert(
+    conn: &Connection,
+    user_id: i64,
+    profile: &ProfileChanges,
+    now: &str,
+) -> Result<Customer, ApiError> {
+    if id_for_user(conn, user_id)?.is_some() {
+        return Err(ApiError::non_field(PROFILE_EXISTS));
+    }
+    let id = conn
+        .prepare_cached(
+            "INSERT INTO customers (user_id, full_name, email, phone_number, date_of_birth, gender, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )?
+        .insert(params![
+            user_id,
+            profile.full_name.as_deref().unwrap_or_default(),
+            profile.email.as_deref().unwrap_or_default(),
+            profile.phone_number.clone().flatten(),
+            profile.date_of_birth.flatten().map(|d| d.to_string()),
+            profile.gender.flatten().map(Gender::as_str),
+            now
+        ])?;
+    find_by_id_and_owner(conn, id, user_id)
+}
+
+/// Applies the fields that were sent.
+pub fn update(
+    conn: &Connection,
+    id: i64,
+    user_id: i64,
+    changes: &ProfileChanges,
+    now: &str,
+) -> Result<Customer, ApiError> {
+    let current = find_by_id_and_owner(conn, id, user_id)?;
+    let full_name = changes.full_name.clone().unwrap_or(current.full_name);
+    let email = changes.email.clone().unwrap_or(current.email);
+    let phone_number = changes.phone_number.clone().unwrap_or(current.phone_number);
+    let date_of_birth = match changes.date_of_birth {
+        Some(date) => date.map(|d| d.to_string()),
+        None => current.date_of_birth,
+    };
+    let gender = match changes.gender {
+        Some(gender) => gender.map(|g| g.as_str().to_owned()),
+        None => current.gender,
+    };
+    conn.prepare_cached(
+        "UPDATE customers SET full_name = ?1, email = ?2, phone_number = ?3, date_of_birth = ?4,
+             gender = ?5, updated_at = ?6 WHERE id = ?7",
+    )?
+    .execute(params![
+        full_name,
+        email,
+        phone_number,
+        date_of_birth,
+        gender,
+        now,
+        id
+    ])?;
+    find_by_id_and_owner(conn, id, user_id)
+}
+
+/// Deletes the profile (kept for the bank's records, hidden from the user), refused while it
+/// has open accounts.
+pub fn delete(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(), ApiError> {
+    find_by_id_and_owner(conn, id, user_id)?;
+    let open_accounts: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM accounts WHERE customer_id = ?1 AND status <> 'closed'",
+        )?
+        .query_row([id], |row| row.get(0))?;
+    if open_accounts > 0 {
+        return Err(ApiError::rule(
+            ErrorCode::CustomerHasOpenAccounts,
+            "Close every account before deleting the customer profile.",
+        ));
+    }
+    conn.prepare_cached("UPDATE customers SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2")?
+        .execute(params![now, id])?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The HTTP layer: the router and the layers every request passes through.
+//!
+//! Outermost first: trailing-slash normalisation (so `/api/accounts/` and `/api/accounts` are
+//! one route), then `around_request` (request id, security headers, the contract's `405` body,
+//! one log line per request), then the routes. Each resource module owns its `router()`.
+
+pub mod accounts;
+pub mod console;
+pub mod customers;
+pub mod extract;
+pub mod form;
+pub mod health;
+pub mod movements;
+pub mod pagination;
+pub mod register;
+pub mod transactions;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorCode};
+use crate::limits::REQUEST_ID_CHARS_MAX;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the service, with its layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(register::router())
+        .merge(customers::router())
+        .merge(accounts::router())
+        .merge(movements::router())
+        .merge(transactions::router())
+        .merge(health::router())
+        .merge(console::router())
+        .fallback(not_found)
+        // Inside routing, so the matched route template is known; copied to the response for
+        // the log line.
+        .route_layer(middleware::from_fn(remember_route))
+        .layer(middleware::from_fn(around_request))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn remember_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Request id, security headers, the `405` body and the request's log line.
+async fn around_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= REQUEST_ID_CHARS_MAX
+                && v.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", id = %request_id);
+
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("Method \"{method}\" not allowed."),
+        )
+        .into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", |r| r.as_str())
+        .to_owned();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    let status = response.status().as_u16();
+    let latency_us = started.elapsed().as_micros() as u64;
+    span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
+    response
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}

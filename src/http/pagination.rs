@@ -1,0 +1,98 @@
+//! DRF's `PageNumberPagination`: `?page=` (1-based) and `?page_size=` (default 20, max 100),
+//! answered with `{"count", "next", "previous", "results"}` where the links are absolute URLs
+//! that keep every other query parameter.
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::http::extract::QueryPairs;
+use crate::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+
+/// Which page was asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub number: u32,
+    pub size: u32,
+}
+
+fn invalid_page() -> ApiError {
+    ApiError::detail(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Invalid page.")
+}
+
+impl PageRequest {
+    /// Reads `page` and `page_size`. A page that is not a positive integer is "Invalid page."
+    /// (`404`, as DRF); a bad `page_size` falls back to the default and a large one is capped,
+    /// as DRF does.
+    pub fn from_query(query: &QueryPairs) -> Result<Self, ApiError> {
+        let number = match query.get("page") {
+            None => 1,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(invalid_page)?,
+        };
+        let size = query
+            .get("page_size")
+            .and_then(|text| text.parse::<u32>().ok())
+            .filter(|size| *size >= 1)
+            .map_or(PAGE_SIZE_DEFAULT, |size| size.min(PAGE_SIZE_MAX));
+        Ok(Self { number, size })
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.size
+    }
+
+    pub fn offset(&self) -> u64 {
+        u64::from(self.number - 1) * u64::from(self.size)
+    }
+}
+
+/// Where the page links point: the request's host and the list's canonical (slash) path.
+pub struct PageLinks<'a> {
+    pub headers: &'a HeaderMap,
+    pub path: &'a str,
+    pub query: &'a QueryPairs,
+}
+
+/// Builds the envelope, or "Invalid page." when the page is past the end (page 1 of an empty
+/// list is a valid, empty page).
+pub fn envelope<T: Serialize>(
+    links: &PageLinks<'_>,
+    page: PageRequest,
+    count: u64,
+    results: Vec<T>,
+) -> Result<Json<Value>, ApiError> {
+    if page.number > 1 && page.offset() >= count {
+        return Err(invalid_page());
+    }
+    let has_next = page.offset() + u64::from(page.size) < count;
+    let next = has_next.then(|| link(links, page.number + 1));
+    let previous = (page.number > 1).then(|| link(links, page.number - 1));
+    Ok(Json(
+        json!({ "count": count, "next": next, "previous": previous, "results": results }),
+    ))
+}
+
+fn link(links: &PageLinks<'_>, number: u32) -> String {
+    let host = links
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let mut pairs: Vec<(&str, String)> = links
+        .query
+        .0
+        .iter()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    pairs.push(("page", number.to_string()));
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("http://{host}{}?{query}", links.path)
+}

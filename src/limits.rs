@@ -1,0 +1,62 @@
+//! Every hard limit in bankd, in one place, named with its unit last.
+//!
+//! Limits that depend on each other have their relationship checked at compile time, so changing
+//! one without the other fails the build instead of failing in production.
+
+/// Largest request body accepted, in bytes (contract §1).
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// Largest amount a single movement may carry, in cents: 9,999,999,999.99.
+pub const AMOUNT_CENTS_MAX: i64 = 999_999_999_999;
+
+/// Largest balance an account may hold, in cents: 9,999,999,999,999,999.99.
+pub const BALANCE_CENTS_MAX: i64 = 999_999_999_999_999_999;
+
+/// Digits an amount may have in all, and after the decimal point (DRF `max_digits=12`,
+/// `decimal_places=2`).
+pub const AMOUNT_DIGITS_MAX: u32 = 12;
+pub const AMOUNT_DECIMAL_PLACES_MAX: u32 = 2;
+
+/// Page sizes for every list endpoint.
+pub const PAGE_SIZE_DEFAULT: u32 = 20;
+pub const PAGE_SIZE_MAX: u32 = 100;
+
+/// Field lengths, in characters.
+pub const USERNAME_CHARS_MAX: usize = 150;
+pub const FULL_NAME_CHARS_MAX: usize = 200;
+pub const EMAIL_CHARS_MAX: usize = 254;
+pub const PHONE_NUMBER_CHARS_MAX: usize = 32;
+pub const NICKNAME_CHARS_MAX: usize = 100;
+pub const DESCRIPTION_CHARS_MAX: usize = 255;
+pub const PASSWORD_CHARS_MIN: usize = 8;
+/// argon2 takes any length, but hashing a 64 KiB "password" is a cheap way to burn CPU.
+pub const PASSWORD_CHARS_MAX: usize = 4096;
+
+/// Digits after `ACC-` in an account number.
+pub const ACCOUNT_NUMBER_DIGITS: usize = 9;
+/// Attempts to draw an unused account number before giving up (a collision among 10^9 numbers
+/// is rare; ten in a row means something else is wrong).
+pub const ACCOUNT_NUMBER_ATTEMPTS_MAX: u32 = 10;
+
+/// Bytes of CSPRNG output in an opaque API token (160 bits, rendered as 40 hex characters).
+pub const TOKEN_BYTES: usize = 20;
+
+/// Length of a client-supplied `X-Request-Id` we are willing to echo.
+pub const REQUEST_ID_CHARS_MAX: usize = 128;
+
+/// Writes the writer thread takes into one commit, and jobs that may wait for it.
+pub const WRITE_BATCH_JOBS_MAX: usize = 256;
+pub const WRITE_QUEUE_JOBS_MAX: usize = 4096;
+
+/// How long a connection waits for SQLite's lock before failing, in milliseconds.
+pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
+const _: () = assert!(AMOUNT_CENTS_MAX < BALANCE_CENTS_MAX);
+const _: () = assert!(AMOUNT_DECIMAL_PLACES_MAX < AMOUNT_DIGITS_MAX);
+// 12 digits with 2 decimals is exactly 9,999,999,999.99.
+const _: () = assert!(AMOUNT_CENTS_MAX == 10_i64.pow(AMOUNT_DIGITS_MAX) - 1);
+// Adding the largest amount to the largest balance must not overflow an i64.
+const _: () = assert!(BALANCE_CENTS_MAX.checked_add(AMOUNT_CENTS_MAX).is_some());
+const _: () = assert!(WRITE_BATCH_JOBS_MAX <= WRITE_QUEUE_JOBS_MAX);
+const _: () = assert!(TOKEN_BYTES * 8 >= 160);
