@@ -21,6 +21,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub hasher: PasswordHasherPool,
+    pub in_flight: crate::http::idempotency::InFlight,
 }
 
 /// A built service, ready to serve.
@@ -31,7 +32,10 @@ pub struct App {
 impl App {
     /// Opens (and migrates) the database and prepares shared state.
     pub fn build(config: Config) -> Result<Self, String> {
-        let db = Db::open(&config.database_path, config.database_readers)?;
+        let db = Db::open(
+            &config.database_path,
+            crate::db::DbSettings::from_config(&config),
+        )?;
         // Password hashing may use every core but one: money movement keeps a core.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1));
@@ -40,6 +44,7 @@ impl App {
                 db,
                 config: Arc::new(config),
                 hasher,
+                in_flight: Default::default(),
             },
         })
     }

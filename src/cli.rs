@@ -182,7 +182,13 @@ async fn createsuperuser(
     };
     let password = Password::parse(&password_text, &attributes)
         .map_err(|errors| format!("password: {}", errors.join(" ")))?;
-    let db = Db::open(&config.database_path, 1)?;
+    let db = Db::open(
+        &config.database_path,
+        db::DbSettings {
+            readers: 1,
+            ..db::DbSettings::from_config(config)
+        },
+    )?;
     let password_hash =
         tokio::task::spawn_blocking(move || crate::auth::hash_blocking(password.expose()))
             .await

@@ -35,6 +35,27 @@ pub struct Config {
     pub throttle_movements_per_user_per_minute: u32,
     /// `limits.max_accounts_per_customer`: open (not closed) accounts per customer.
     pub max_accounts_per_customer: u32,
+    /// `server.trusted_proxies`: peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
+    pub trusted_proxies: Vec<IpNet>,
+    /// `cors.allowed_origins`: origins allowed to call the API from a browser (none by default).
+    pub cors_allowed_origins: Vec<String>,
+    /// `database.write_batch_max` / `database.write_queue_max`: group-commit batch size and
+    /// queue bound (a full queue answers `503`).
+    pub write_batch_max: usize,
+    pub write_queue_max: usize,
+    /// `jwt.secret`: HS256 key; generated and kept in the database when empty.
+    pub jwt_secret: Option<Secret>,
+    /// `cards.hash_key`: HMAC key for card numbers and CVVs; generated and kept in the database
+    /// when empty.
+    pub cards_hash_key: Option<Secret>,
+    /// `cards.iin_prefix`: the first six digits of every card number.
+    pub cards_iin_prefix: String,
+    /// `cards.validity_years`: a card expires this many years after its issue month.
+    pub cards_validity_years: u32,
+    /// `cards.max_per_account`: cards (not cancelled) per account.
+    pub cards_max_per_account: u32,
+    /// `limits.max_credit_limit`: the largest credit limit, in cents.
+    pub max_credit_limit_cents: i64,
     /// `log.format` and `log.level` (a `tracing` filter such as `info` or `bankd=debug`).
     pub log_format: LogFormat,
     pub log_level: String,
@@ -53,6 +74,16 @@ impl Default for Config {
             throttle_failed_logins_per_user_per_minute: 10,
             throttle_movements_per_user_per_minute: 0,
             max_accounts_per_customer: 10,
+            trusted_proxies: Vec::new(),
+            cors_allowed_origins: Vec::new(),
+            write_batch_max: crate::limits::WRITE_BATCH_JOBS_MAX,
+            write_queue_max: crate::limits::WRITE_QUEUE_JOBS_MAX,
+            jwt_secret: None,
+            cards_hash_key: None,
+            cards_iin_prefix: "400000".to_owned(),
+            cards_validity_years: 4,
+            cards_max_per_account: 5,
+            max_credit_limit_cents: 5_000_000,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
         }
@@ -138,6 +169,97 @@ const KEYS: &[Key] = &[
         set: |c, v| positive(&mut c.max_accounts_per_customer, v, 10_000),
     },
     Key {
+        name: "server.trusted_proxies",
+        env: "BANKD_SERVER_TRUSTED_PROXIES",
+        set: |c, v| {
+            c.trusted_proxies = list(v)
+                .map(|item| {
+                    IpNet::parse(item)
+                        .ok_or_else(|| format!("{item:?} is not an IP address or CIDR"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "cors.allowed_origins",
+        env: "BANKD_CORS_ALLOWED_ORIGINS",
+        set: |c, v| {
+            c.cors_allowed_origins = list(v)
+                .map(|origin| {
+                    let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                        && !origin.ends_with('/')
+                        && origin.bytes().all(|b| b.is_ascii_graphic());
+                    if valid {
+                        Ok(origin.to_owned())
+                    } else {
+                        Err(format!(
+                            "{origin:?} is not an origin like https://app.example.com"
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "database.write_batch_max",
+        env: "BANKD_DATABASE_WRITE_BATCH_MAX",
+        set: |c, v| positive(&mut c.write_batch_max, v, 10_000),
+    },
+    Key {
+        name: "database.write_queue_max",
+        env: "BANKD_DATABASE_WRITE_QUEUE_MAX",
+        set: |c, v| positive(&mut c.write_queue_max, v, 1_000_000),
+    },
+    Key {
+        name: "jwt.secret",
+        env: "BANKD_JWT_SECRET",
+        set: |c, v| {
+            c.jwt_secret = secret(v, "jwt.secret")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "cards.hash_key",
+        env: "BANKD_CARDS_HASH_KEY",
+        set: |c, v| {
+            c.cards_hash_key = secret(v, "cards.hash_key")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "cards.iin_prefix",
+        env: "BANKD_CARDS_IIN_PREFIX",
+        set: |c, v| {
+            if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
+                return Err(format!("must be six digits not starting with 0, got {v:?}"));
+            }
+            c.cards_iin_prefix = v.to_owned();
+            Ok(())
+        },
+    },
+    Key {
+        name: "cards.validity_years",
+        env: "BANKD_CARDS_VALIDITY_YEARS",
+        set: |c, v| positive(&mut c.cards_validity_years, v, 20),
+    },
+    Key {
+        name: "cards.max_per_account",
+        env: "BANKD_CARDS_MAX_PER_ACCOUNT",
+        set: |c, v| positive(&mut c.cards_max_per_account, v, 100),
+    },
+    Key {
+        name: "limits.max_credit_limit",
+        env: "BANKD_LIMITS_MAX_CREDIT_LIMIT",
+        set: |c, v| {
+            let cents = crate::domain::Amount::parse(v)
+                .map_err(|e| format!("{e} (a decimal such as \"50000.00\")"))?;
+            c.max_credit_limit_cents = cents.cents();
+            Ok(())
+        },
+    },
+    Key {
         name: "log.format",
         env: "BANKD_LOG_FORMAT",
         set: |c, v| {
@@ -160,6 +282,91 @@ const KEYS: &[Key] = &[
         },
     },
 ];
+
+/// A secret value (JWT key, card hashing key): never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A secret of at least 32 bytes; an empty value means "generate one and keep it in the
+/// database".
+fn secret(value: &str, name: &str) -> Result<Option<Secret>, String> {
+    match value.len() {
+        0 => Ok(None),
+        1..32 => Err(format!(
+            "{name} must be at least 32 characters (use e.g. `openssl rand -hex 32`)"
+        )),
+        _ => Ok(Some(Secret(value.as_bytes().to_vec()))),
+    }
+}
+
+/// Splits a comma-separated list (the environment's form of a TOML array).
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+/// An IP network: an address and a prefix length (a bare address is a /32 or /128).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.parse().ok()?, None),
+        };
+        let max = match address {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { address, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map_or(V6(v6), V4),
+            other => other,
+        };
+        match (self.address, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
 
 /// A configuration error: one line naming the key and the source of the bad value.
 #[derive(Debug, PartialEq, Eq)]
@@ -243,6 +450,15 @@ impl Config {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| item.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
                     other => other.to_string(),
                 };
                 self.set(&name, &text)
@@ -371,6 +587,31 @@ mod tests {
         let error =
             load(None, &[("BANKD_LOG_FORMAT", "xml")], Overrides::default()).expect_err("invalid");
         assert!(error.to_string().contains("log.format"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_and_origins_parse() {
+        let config = load(Some("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[cors]\nallowed_origins = [\"https://app.example.com\"]"), &[], Overrides::default()).expect("valid");
+        assert!(config.trusted_proxies[0].contains("10.1.2.3".parse().expect("ip")));
+        assert!(!config.trusted_proxies[0].contains("11.1.2.3".parse().expect("ip")));
+        assert!(config.trusted_proxies[1].contains("::1".parse().expect("ip")));
+        assert_eq!(config.cors_allowed_origins, vec!["https://app.example.com"]);
+        let error = load(
+            None,
+            &[("BANKD_SERVER_TRUSTED_PROXIES", "10.0.0.0/33")],
+            Overrides::default(),
+        )
+        .expect_err("invalid");
+        assert!(
+            error.to_string().contains("server.trusted_proxies"),
+            "{error}"
+        );
+        let error = load(None, &[("BANKD_JWT_SECRET", "short")], Overrides::default())
+            .expect_err("invalid");
+        assert!(
+            error.to_string().contains("jwt.secret") && !error.to_string().contains("short"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub enum ErrorCode {
     /// 413 / 415 body too large / wrong media type.
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// 400 a malformed `Idempotency-Key` header.
+    InvalidIdempotencyKey,
+    /// 409 the same `Idempotency-Key` is still being processed.
+    IdempotencyInProgress,
+    /// 422 the `Idempotency-Key` was used with a different request.
+    IdempotencyKeyReused,
+    /// 429 too many requests.
+    Throttled,
     /// 503 the writer's queue is full; retry shortly.
     ServiceUnavailable,
     /// 500 a bug.
@@ -204,6 +212,23 @@ impl From<rusqlite::Error> for ApiError {
 impl From<r2d2::Error> for ApiError {
     fn from(error: r2d2::Error) -> Self {
         Self::Internal(format!("connection pool: {error}"))
+    }
+}
+
+impl ApiError {
+    /// The status and JSON body a client sees (used to store a refused movement's answer
+    /// for idempotent replay). Internal errors have no client body worth storing.
+    pub fn client_body(&self) -> Option<(StatusCode, serde_json::Value)> {
+        let body = match self {
+            Self::Fields(errors) => serde_json::to_value(errors).ok()?,
+            Self::Detail { code, detail, .. } => serde_json::to_value(DetailBody {
+                detail,
+                code: *code,
+            })
+            .ok()?,
+            Self::Internal(_) => return None,
+        };
+        Some((self.status(), body))
     }
 }
 

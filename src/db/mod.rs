@@ -14,7 +14,10 @@
 //!   lock briefly; wait for it instead of failing.
 
 pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod customers;
+pub mod idempotency;
 pub mod ledger;
 pub mod migrate;
 pub mod transactions;
@@ -30,6 +33,30 @@ use crate::error::ApiError;
 use crate::limits::SQLITE_BUSY_TIMEOUT_MS;
 
 pub use writer::WriterStats;
+
+/// How many connections and how much queueing.
+#[derive(Clone, Copy, Debug)]
+pub struct DbSettings {
+    pub readers: u32,
+    pub write_batch_max: usize,
+    pub write_queue_max: usize,
+}
+
+impl DbSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            readers: config.database_readers,
+            write_batch_max: config.write_batch_max,
+            write_queue_max: config.write_queue_max,
+        }
+    }
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        Self::from_config(&crate::config::Config::default())
+    }
+}
 
 /// The database: a reader pool and the single writer.
 #[derive(Clone)]
@@ -62,7 +89,7 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 impl Db {
     /// Opens the database, applies pending migrations, starts the writer thread and fills the
     /// reader pool.
-    pub fn open(path: &Path, readers: u32) -> Result<Self, String> {
+    pub fn open(path: &Path, settings: DbSettings) -> Result<Self, String> {
         let mut writer_conn = open_connection(path)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
@@ -71,13 +98,17 @@ impl Db {
             conn.pragma_update(None, "query_only", "ON")
         });
         let readers = r2d2::Pool::builder()
-            .max_size(readers)
+            .max_size(settings.readers)
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         Ok(Self {
             readers,
-            writer: writer::Writer::start(writer_conn),
+            writer: writer::Writer::start(
+                writer_conn,
+                settings.write_batch_max,
+                settings.write_queue_max,
+            ),
         })
     }
 
@@ -115,6 +146,21 @@ impl Db {
     pub async fn shutdown(self) {
         self.writer.shutdown().await;
     }
+}
+
+/// Runs `work` inside a nested savepoint: an `Err` undoes exactly `work`'s changes and leaves
+/// the rest of the transaction (e.g. the audit row recording the refusal) intact.
+pub fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    conn.prepare_cached("SAVEPOINT nested")?.execute([])?;
+    let outcome = work(conn);
+    if outcome.is_err() {
+        conn.prepare_cached("ROLLBACK TO nested")?.execute([])?;
+    }
+    conn.prepare_cached("RELEASE nested")?.execute([])?;
+    outcome
 }
 
 /// Whether an error is SQLite refusing a UNIQUE constraint (used to retry account numbers and

@@ -51,12 +51,13 @@ impl Filters {
     }
 }
 
-const SELECT_TRANSACTION: &str = "SELECT t.id, t.account_id, a.account_number, t.transaction_type,
+pub(crate) const SELECT_TRANSACTION: &str =
+    "SELECT t.id, t.account_id, a.account_number, t.transaction_type,
         t.amount_cents, t.balance_after_cents, t.counterparty_account_number, t.transfer_id,
         t.description, t.created_at
     FROM transactions t JOIN accounts a ON a.id = t.account_id";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Transaction> {
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Transaction> {
     Ok(Transaction {
         id: row.get(0)?,
         account: row.get(1)?,

@@ -6,7 +6,7 @@
 //! read, so a job's "check balance, then update" can never interleave with another writer.
 //!
 //! Group commit: the thread blocks for the first job, then takes every job already waiting (up
-//! to `WRITE_BATCH_JOBS_MAX`) into one transaction, each inside its own `SAVEPOINT`. A job that
+//! to `database.write_batch_max`) into one transaction, each inside its own `SAVEPOINT`. A job that
 //! fails rolls back to its savepoint alone. After `COMMIT` succeeds every caller gets its result;
 //! if `COMMIT` fails, every job in the batch gets an error and none is acknowledged. With one
 //! client nothing waits for a batch to fill: a lone job commits at once. The queue is bounded:
@@ -21,7 +21,6 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
-use crate::limits::{WRITE_BATCH_JOBS_MAX, WRITE_QUEUE_JOBS_MAX};
 
 /// Delivers a job's result once the commit's outcome is known.
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -103,13 +102,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Self {
-        let (sender, receiver) = sync_channel::<Box<dyn Job>>(WRITE_QUEUE_JOBS_MAX);
+    pub fn start(conn: Connection, batch_max: usize, queue_max: usize) -> Self {
+        let (sender, receiver) = sync_channel::<Box<dyn Job>>(queue_max.max(1));
         let counters = Arc::new(Counters::default());
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("bankd-writer".to_owned())
-            .spawn(move || writer_loop(conn, receiver, &thread_counters))
+            .spawn(move || writer_loop(conn, receiver, batch_max.max(1), &thread_counters))
             .ok();
         Self {
             sender: Arc::new(Mutex::new(Some(sender))),
@@ -168,10 +167,15 @@ impl Writer {
     }
 }
 
-fn writer_loop(conn: Connection, receiver: Receiver<Box<dyn Job>>, counters: &Counters) {
+fn writer_loop(
+    conn: Connection,
+    receiver: Receiver<Box<dyn Job>>,
+    batch_max: usize,
+    counters: &Counters,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
-        while batch.len() < WRITE_BATCH_JOBS_MAX {
+        while batch.len() < batch_max {
             match receiver.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,

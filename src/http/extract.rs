@@ -5,15 +5,20 @@
 //! * `Body` — a JSON or form-encoded object, at most 64 KiB; `400`/`413`/`415` otherwise.
 //! * `QueryPairs` — the query string as ordered pairs, for filters and pagination links.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::to_bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::auth::token_sha256;
+use crate::config::IpNet;
+use crate::db::audit::AuditContext;
 use crate::db::users;
 use crate::error::{ApiError, ErrorCode};
+use crate::http::RequestId;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
 
 /// An authenticated caller.
@@ -73,6 +78,107 @@ impl FromRequestParts<AppState> for AuthUser {
             token_sha256: sha256,
         })
     }
+}
+
+/// An authenticated caller who is staff or a superuser. Anyone else gets `403` (and an audit
+/// row saying so) before the handler runs: authorization is a type, not an `if`.
+#[derive(Clone, Copy, Debug)]
+pub struct StaffUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for StaffUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.is_staff {
+            return Ok(StaffUser(user));
+        }
+        let context = RequestContext::from_request_parts(parts, state)
+            .await?
+            .audit_as(&user);
+        let path = parts.uri.path().to_owned();
+        let method = parts.method.to_string();
+        let audit_id = state
+            .db
+            .write(move |conn| {
+                let event = crate::db::audit::AuditEvent {
+                    action: "permission_denied",
+                    object: None,
+                    outcome: crate::db::audit::Outcome::Denied,
+                    details: serde_json::json!({ "method": method, "path": path }),
+                };
+                crate::db::audit::record(conn, &context, &event)
+            })
+            .await?;
+        tracing::info!(user_id = user.user_id, audit_id, "permission denied");
+        Err(ApiError::permission_denied())
+    }
+}
+
+/// Where a request came from, for the audit log and throttling.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub client_ip: IpAddr,
+    pub request_id: String,
+}
+
+impl RequestContext {
+    /// The audit context of this request with no authenticated actor.
+    pub fn audit(&self) -> AuditContext {
+        AuditContext {
+            actor_user_id: None,
+            client_ip: self.client_ip.to_string(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// The audit context of this request made by `user`.
+    pub fn audit_as(&self, user: &AuthUser) -> AuditContext {
+        self.audit().with_actor(user.user_id)
+    }
+}
+
+impl FromRequestParts<AppState> for RequestContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
+        let client_ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+        Ok(Self {
+            client_ip,
+            request_id,
+        })
+    }
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Without trusted
+/// proxies the header is ignored, so a client cannot choose its own address.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|item| item.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(*ip))
+        .unwrap_or(peer)
 }
 
 /// A positive integer id from the path.

@@ -5,11 +5,13 @@
 //! one log line per request), then the routes. Each resource module owns its `router()`.
 
 pub mod accounts;
+pub mod admin;
 pub mod console;
 pub mod customers;
 pub mod extract;
 pub mod form;
 pub mod health;
+pub mod idempotency;
 pub mod movements;
 pub mod pagination;
 pub mod register;
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(register::router())
         .merge(customers::router())
         .merge(accounts::router())
+        .merge(admin::router())
         .merge(movements::router())
         .merge(transactions::router())
         .merge(health::router())
@@ -62,7 +65,7 @@ async fn remember_route(request: Request, next: Next) -> Response {
 }
 
 /// Request id, security headers, the `405` body and the request's log line.
-async fn around_request(request: Request, next: Next) -> Response {
+async fn around_request(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -76,6 +79,9 @@ async fn around_request(request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     let method = request.method().clone();
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id);
 
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -119,6 +125,10 @@ async fn around_request(request: Request, next: Next) -> Response {
     span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
     response
 }
+
+/// The request's id, for handlers (audit rows) and error logs.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
 
 fn new_request_id() -> String {
     let mut bytes = [0u8; 16];

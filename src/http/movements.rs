@@ -1,19 +1,29 @@
 //! Money movement (contract §4): deposit, withdraw, transfer on the caller's own account.
 //!
-//! The handler only validates the body and submits one job to the writer; the job, in
-//! `db::ledger`, does every check and posting inside one `BEGIN IMMEDIATE` transaction.
+//! The handler validates the body, then submits one writer job that, in one transaction:
+//! replays a stored answer for a known `Idempotency-Key` (or refuses a reused one), runs the
+//! movement in `db::ledger` inside a nested savepoint, writes the audit row, and stores the
+//! answer under the key. Refusals (insufficient funds, frozen account, ...) are audited and
+//! stored too, so their replay is refused the same way.
 
+use axum::Router;
 use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::db::idempotency::{self, Lookup};
 use crate::db::ledger::{self, Movement};
-use crate::domain::AccountNumber;
-use crate::error::ApiError;
-use crate::http::extract::{AuthUser, Body, Id};
+use crate::db::{accounts, in_savepoint};
+use crate::domain::time::now_rfc3339;
+use crate::domain::{AccountNumber, Amount};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::extract::{AuthUser, Body, Id, RequestContext};
 use crate::http::form::{Fields, max_chars};
+use crate::http::idempotency::IdempotencyKey;
 use crate::limits::DESCRIPTION_CHARS_MAX;
 
 pub fn router() -> Router<AppState> {
@@ -23,13 +33,100 @@ pub fn router() -> Router<AppState> {
         .route("/api/accounts/{id}/transfer", post(transfer))
 }
 
-/// The fields every movement has.
-struct MovementRequest {
-    amount: crate::domain::Amount,
-    description: String,
+/// Which movement, with its validated inputs.
+#[derive(Clone, Debug)]
+enum Kind {
+    Deposit,
+    Withdrawal,
+    Transfer { destination: AccountNumber },
 }
 
-fn read_movement(fields: &mut Fields<'_>) -> Option<MovementRequest> {
+impl Kind {
+    fn action(&self) -> &'static str {
+        match self {
+            Self::Deposit => "deposit",
+            Self::Withdrawal => "withdrawal",
+            Self::Transfer { .. } => "transfer",
+        }
+    }
+}
+
+/// Everything one movement request carries once validated.
+struct MovementRequest {
+    kind: Kind,
+    account_id: i64,
+    amount: Amount,
+    description: String,
+    /// The key and the request's fingerprint, when the client sent a key.
+    key: Option<(String, [u8; 32])>,
+}
+
+async fn deposit(
+    state: State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    id: Id,
+    key: IdempotencyKey,
+    method: Method,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    handle(state, user, ctx, id, key, method, uri, body, |_| {
+        Some(Kind::Deposit)
+    })
+    .await
+}
+
+async fn withdraw(
+    state: State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    id: Id,
+    key: IdempotencyKey,
+    method: Method,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    handle(state, user, ctx, id, key, method, uri, body, |_| {
+        Some(Kind::Withdrawal)
+    })
+    .await
+}
+
+async fn transfer(
+    state: State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    id: Id,
+    key: IdempotencyKey,
+    method: Method,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    handle(state, user, ctx, id, key, method, uri, body, |fields| {
+        fields
+            .required("to_account_number", |text| {
+                AccountNumber::parse(text).ok_or_else(|| "Account not found.".to_owned())
+            })
+            .map(|destination| Kind::Transfer { destination })
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Id(account_id): Id,
+    IdempotencyKey(key): IdempotencyKey,
+    method: Method,
+    uri: Uri,
+    Body(body): Body,
+    read_kind: impl FnOnce(&mut Fields<'_>) -> Option<Kind>,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let kind = read_kind(&mut fields);
     let amount = fields.amount("amount");
     let description = fields
         .optional("description", false, |text| {
@@ -37,10 +134,43 @@ fn read_movement(fields: &mut Fields<'_>) -> Option<MovementRequest> {
         })
         .flatten()
         .unwrap_or_default();
-    Some(MovementRequest {
-        amount: amount?,
+    refuse_invalid(&state, user, account_id, fields).await?;
+    let (Some(kind), Some(amount)) = (kind, amount) else {
+        return Err(ApiError::internal("validated movement is incomplete"));
+    };
+    let path = format!("{}/", uri.path().trim_end_matches('/'));
+    let key = key.map(|key| {
+        let fingerprint = idempotency::fingerprint(method.as_str(), &path, &body);
+        (key, fingerprint)
+    });
+    let _in_flight = match &key {
+        Some((key, _)) => Some(state.in_flight.claim(user.user_id, key)?),
+        None => None,
+    };
+    let request = MovementRequest {
+        kind,
+        account_id,
+        amount,
         description,
-    })
+        key,
+    };
+    let audit_context = ctx.audit_as(&user);
+    let action = request.kind.action();
+    let answer = state
+        .db
+        .write(move |conn| execute(conn, user.user_id, &audit_context, &request))
+        .await?;
+    if let Some(audit_id) = answer.audit_id {
+        tracing::info!(
+            user_id = user.user_id,
+            account_id,
+            action,
+            status = answer.status,
+            audit_id,
+            "money movement"
+        );
+    }
+    Ok(answer.into_response())
 }
 
 /// Answers a body's field errors, but only after confirming the account is the caller's, so
@@ -57,118 +187,124 @@ async fn refuse_invalid(
     }
     state
         .db
-        .read(move |conn| crate::db::accounts::find_by_id_and_owner(conn, account_id, user.user_id))
+        .read(move |conn| accounts::find_by_id_and_owner(conn, account_id, user.user_id))
         .await?;
     fields.finish()
 }
 
-async fn deposit(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Id(account_id): Id,
-    Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
-    let mut fields = Fields::new(&body);
-    let request = read_movement(&mut fields);
-    refuse_invalid(&state, user, account_id, fields).await?;
-    let request = request.ok_or_else(|| ApiError::internal("validated deposit is incomplete"))?;
-    let posting = state
-        .db
-        .write(move |conn| {
-            let movement = Movement {
-                user_id: user.user_id,
-                account_id,
-                amount: request.amount,
-                description: &request.description,
-            };
-            ledger::deposit(conn, &movement)
-        })
-        .await?;
-    tracing::info!(
-        user_id = user.user_id,
-        account_id,
-        transaction_id = posting.transaction_id,
-        "deposit"
-    );
-    Ok(Json(json!({
-        "status": "deposit successful",
-        "new_balance": posting.new_balance.to_string(),
-        "transaction_id": posting.transaction_id,
-    })))
+/// The answer to a movement request: fresh or replayed.
+struct Answer {
+    status: u16,
+    body: String,
+    replayed: bool,
+    audit_id: Option<i64>,
 }
 
-async fn withdraw(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Id(account_id): Id,
-    Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
-    let mut fields = Fields::new(&body);
-    let request = read_movement(&mut fields);
-    refuse_invalid(&state, user, account_id, fields).await?;
-    let request =
-        request.ok_or_else(|| ApiError::internal("validated withdrawal is incomplete"))?;
-    let posting = state
-        .db
-        .write(move |conn| {
-            let movement = Movement {
-                user_id: user.user_id,
-                account_id,
-                amount: request.amount,
-                description: &request.description,
-            };
-            ledger::withdraw(conn, &movement)
-        })
-        .await?;
-    tracing::info!(
-        user_id = user.user_id,
-        account_id,
-        transaction_id = posting.transaction_id,
-        "withdrawal"
-    );
-    Ok(Json(json!({
-        "status": "withdrawal successful",
-        "new_balance": posting.new_balance.to_string(),
-        "transaction_id": posting.transaction_id,
-    })))
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if self.replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
 }
 
-async fn transfer(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Id(account_id): Id,
-    Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
-    let mut fields = Fields::new(&body);
-    let destination = fields.required("to_account_number", |text| {
-        AccountNumber::parse(text).ok_or_else(|| "Account not found.".to_owned())
-    });
-    let request = read_movement(&mut fields);
-    refuse_invalid(&state, user, account_id, fields).await?;
-    let (Some(destination), Some(request)) = (destination, request) else {
-        return Err(ApiError::internal("validated transfer is incomplete"));
+/// The writer job: idempotency check, movement, audit, stored answer — one transaction.
+fn execute(
+    conn: &rusqlite::Connection,
+    user_id: i64,
+    context: &AuditContext,
+    request: &MovementRequest,
+) -> Result<Answer, ApiError> {
+    let now_unix = chrono::Utc::now().timestamp();
+    if let Some((key, fingerprint)) = &request.key {
+        match idempotency::lookup(conn, user_id, key, fingerprint, now_unix)? {
+            Lookup::Absent => {}
+            Lookup::Replay { status, body } => {
+                return Ok(Answer {
+                    status,
+                    body,
+                    replayed: true,
+                    audit_id: None,
+                });
+            }
+            Lookup::Mismatch => {
+                return Err(ApiError::detail(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::IdempotencyKeyReused,
+                    "This Idempotency-Key was already used with a different request.",
+                ));
+            }
+        }
+    }
+    let movement = Movement {
+        user_id,
+        account_id: request.account_id,
+        amount: request.amount,
+        description: &request.description,
     };
-    let transfer = state
-        .db
-        .write(move |conn| {
-            let movement = Movement {
-                user_id: user.user_id,
-                account_id,
-                amount: request.amount,
-                description: &request.description,
-            };
-            ledger::transfer(conn, &movement, &destination)
-        })
-        .await?;
-    tracing::info!(
-        user_id = user.user_id,
-        account_id,
-        transfer_id = transfer.transfer_id,
-        "transfer"
-    );
-    Ok(Json(json!({
-        "status": "transfer successful",
-        "from_account_balance": transfer.source_balance.to_string(),
-        "transfer_id": transfer.transfer_id,
-    })))
+    let result = in_savepoint(conn, |conn| {
+        match &request.kind {
+        Kind::Deposit => ledger::deposit(conn, &movement).map(|posting| {
+            json!({"status": "deposit successful", "new_balance": posting.new_balance.to_string(), "transaction_id": posting.transaction_id})
+        }),
+        Kind::Withdrawal => ledger::withdraw(conn, &movement).map(|posting| {
+            json!({"status": "withdrawal successful", "new_balance": posting.new_balance.to_string(), "transaction_id": posting.transaction_id})
+        }),
+        Kind::Transfer { destination } => ledger::transfer(conn, &movement, destination).map(|transfer| {
+            json!({"status": "transfer successful", "from_account_balance": transfer.source_balance.to_string(), "transfer_id": transfer.transfer_id})
+        }),
+    }
+    });
+    let (status, body, outcome) = match result {
+        Ok(body) => (StatusCode::OK, body, Outcome::Success),
+        Err(error) => match error.client_body() {
+            // A refusal the client caused: audited and remembered like a success.
+            Some((status, body)) if status.is_client_error() => (status, body, Outcome::Failure),
+            // A server fault: nothing is stored, so a retry runs afresh.
+            _ => return Err(error),
+        },
+    };
+    let mut details = json!({ "amount": request.amount.to_string(), "status": status.as_u16() });
+    if let Kind::Transfer { destination } = &request.kind {
+        details["to_account_number"] = Value::from(destination.as_str());
+    }
+    for field in ["transaction_id", "transfer_id", "code"] {
+        if let Some(value) = body.get(field) {
+            details[field] = value.clone();
+        }
+    }
+    let event = AuditEvent {
+        action: request.kind.action(),
+        object: Some(("account", request.account_id)),
+        outcome,
+        details,
+    };
+    let audit_id = audit::record(conn, context, &event)?;
+    let body = body.to_string();
+    if let Some((key, fingerprint)) = &request.key {
+        idempotency::store(
+            conn,
+            user_id,
+            key,
+            fingerprint,
+            status.as_u16(),
+            &body,
+            &now_rfc3339(),
+            now_unix,
+        )?;
+    }
+    Ok(Answer {
+        status: status.as_u16(),
+        body,
+        replayed: false,
+        audit_id: Some(audit_id),
+    })
 }

@@ -1,0 +1,180 @@
+//! Staff queries: every customer's data, unscoped by owner (contract §8), and freezing.
+//!
+//! Only `http::admin` calls these, and only behind the `StaffUser` extractor.
+
+use rusqlite::{Connection, ToSql, params};
+
+use crate::db::accounts::{self, Account, account_closed};
+use crate::db::customers::Customer;
+use crate::db::transactions::{self, Transaction};
+use crate::domain::AccountStatus;
+use crate::error::ApiError;
+
+/// A `WHERE` clause assembled from optional filters.
+#[derive(Default)]
+pub struct Conditions {
+    sql: Vec<String>,
+    values: Vec<Box<dyn ToSql + Send>>,
+}
+
+impl Conditions {
+    pub fn add(&mut self, sql: &str, value: impl ToSql + Send + 'static) {
+        self.sql.push(sql.to_owned());
+        self.values.push(Box::new(value));
+    }
+
+    /// A condition without a parameter.
+    pub fn add_fixed(&mut self, sql: &str) {
+        self.sql.push(sql.to_owned());
+    }
+
+    fn clause(&self) -> String {
+        if self.sql.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            self.sql.join(" AND ")
+        }
+    }
+
+    fn params(&self) -> Vec<&dyn ToSql> {
+        self.values
+            .iter()
+            .map(|v| v.as_ref() as &dyn ToSql)
+            .collect()
+    }
+}
+
+/// Counts and pages `select ... WHERE conditions ORDER BY order`.
+fn page<T>(
+    conn: &Connection,
+    from: &str,
+    select: &str,
+    conditions: &Conditions,
+    order: &str,
+    limit: u32,
+    offset: u64,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(u64, Vec<T>), ApiError> {
+    let clause = conditions.clause();
+    let params = conditions.params();
+    let count: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {clause}"))?
+        .query_row(params.as_slice(), |row| row.get(0))?;
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let mut page_params = params.clone();
+    page_params.push(&limit);
+    page_params.push(&offset);
+    let rows = conn
+        .prepare_cached(&format!(
+            "{select} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?"
+        ))?
+        .query_map(page_params.as_slice(), map)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((count.unsigned_abs(), rows))
+}
+
+pub fn customers(
+    conn: &Connection,
+    conditions: &Conditions,
+    limit: u32,
+    offset: u64,
+) -> Result<(u64, Vec<Customer>), ApiError> {
+    page(
+        conn,
+        "customers c JOIN users u ON u.id = c.user_id",
+        "SELECT c.id, u.username, c.full_name, c.email, c.phone_number, c.date_of_birth, c.gender,
+                c.created_at, c.updated_at FROM customers c JOIN users u ON u.id = c.user_id",
+        conditions,
+        "c.id",
+        limit,
+        offset,
+        |row| {
+            Ok(Customer {
+                id: row.get(0)?,
+                username: row.get(1)?,
+                full_name: row.get(2)?,
+                email: row.get(3)?,
+                phone_number: row.get(4)?,
+                date_of_birth: row.get(5)?,
+                gender: row.get(6)?,
+                created_at: row.get(7)?,
+                updated_at: row.get(8)?,
+            })
+        },
+    )
+}
+
+pub fn accounts(
+    conn: &Connection,
+    conditions: &Conditions,
+    limit: u32,
+    offset: u64,
+) -> Result<(u64, Vec<Account>), ApiError> {
+    page(
+        conn,
+        "accounts a JOIN customers c ON c.id = a.customer_id",
+        "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
+                a.customer_id, a.created_at, a.updated_at
+         FROM accounts a JOIN customers c ON c.id = a.customer_id",
+        conditions,
+        "a.id",
+        limit,
+        offset,
+        accounts::from_row,
+    )
+}
+
+/// Every transaction, newest first (`id` order is posting order: the writer stamps postings
+/// with a clock that never goes backwards).
+pub fn transactions(
+    conn: &Connection,
+    conditions: &Conditions,
+    limit: u32,
+    offset: u64,
+) -> Result<(u64, Vec<Transaction>), ApiError> {
+    page(
+        conn,
+        "transactions t",
+        transactions::SELECT_TRANSACTION,
+        conditions,
+        "t.id DESC",
+        limit,
+        offset,
+        transactions::from_row,
+    )
+}
+
+/// Freezes or unfreezes any account; a closed account stays closed. Returns the account and
+/// whether its status changed.
+pub fn set_frozen(
+    conn: &Connection,
+    account_id: i64,
+    frozen: bool,
+    now: &str,
+) -> Result<(Account, bool), ApiError> {
+    let account = find(conn, account_id)?;
+    let target = if frozen {
+        AccountStatus::Frozen
+    } else {
+        AccountStatus::Active
+    };
+    match account.status() {
+        AccountStatus::Closed => return Err(account_closed()),
+        status if status == target => return Ok((account, false)),
+        _ => {}
+    }
+    conn.prepare_cached("UPDATE accounts SET status = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![target.as_str(), now, account_id])?;
+    Ok((find(conn, account_id)?, true))
+}
+
+fn find(conn: &Connection, account_id: i64) -> Result<Account, ApiError> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(
+        "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
+                a.customer_id, a.created_at, a.updated_at FROM accounts a WHERE a.id = ?1",
+    )?
+    .query_row([account_id], accounts::from_row)
+    .optional()?
+    .ok_or_else(ApiError::not_found)
+}

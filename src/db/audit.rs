@@ -1,0 +1,305 @@
+//! The append-only, hash-chained audit log (contract §9).
+//!
+//! `record` is called inside the same writer transaction as the action it records, so an
+//! action and its audit row commit together or not at all. Each row's hash covers the previous
+//! row's hash and a canonical encoding of the row itself (`canonical`), so `verify_chain`
+//! detects any edit, deletion or reordering. Nothing secret is ever passed in: callers put
+//! ids, amounts, codes and attempted usernames in `details`, never passwords, tokens, card
+//! numbers or CVVs.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+
+/// Who did it and from where.
+#[derive(Clone, Debug, Default)]
+pub struct AuditContext {
+    pub actor_user_id: Option<i64>,
+    pub client_ip: String,
+    pub request_id: String,
+}
+
+impl AuditContext {
+    pub fn with_actor(&self, user_id: i64) -> Self {
+        Self {
+            actor_user_id: Some(user_id),
+            ..self.clone()
+        }
+    }
+}
+
+/// How it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// What happened.
+pub struct AuditEvent<'a> {
+    pub action: &'a str,
+    pub object: Option<(&'a str, i64)>,
+    pub outcome: Outcome,
+    pub details: Value,
+}
+
+/// An audit row as staff see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub created_at: String,
+    pub actor_user_id: Option<i64>,
+    pub client_ip: String,
+    pub request_id: String,
+    pub action: String,
+    pub object_type: Option<String>,
+    pub object_id: Option<i64>,
+    pub outcome: String,
+    pub details: Value,
+    pub hash: String,
+}
+
+const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Appends one row to the chain; returns its id.
+pub fn record(
+    conn: &Connection,
+    context: &AuditContext,
+    event: &AuditEvent<'_>,
+) -> Result<i64, ApiError> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let (id, prev_hash) = match last {
+        Some((id, hash)) => (id + 1, hash),
+        None => (1, GENESIS_HASH.to_vec()),
+    };
+    let row = CanonicalRow {
+        id,
+        created_at: now_rfc3339(),
+        actor_user_id: context.actor_user_id,
+        client_ip: context.client_ip.clone(),
+        request_id: context.request_id.clone(),
+        action: event.action.to_owned(),
+        object_type: event.object.map(|(kind, _)| kind.to_owned()),
+        object_id: event.object.map(|(_, id)| id),
+        outcome: event.outcome.as_str().to_owned(),
+        details: event.details.to_string(),
+    };
+    let hash = chain_hash(&prev_hash, &row);
+    conn.prepare_cached(
+        "INSERT INTO audit_log (id, created_at, actor_user_id, client_ip, request_id, action,
+             object_type, object_id, outcome, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        row.id,
+        row.created_at,
+        row.actor_user_id,
+        row.client_ip,
+        row.request_id,
+        row.action,
+        row.object_type,
+        row.object_id,
+        row.outcome,
+        row.details,
+        prev_hash,
+        hash.as_slice()
+    ])?;
+    Ok(id)
+}
+
+/// Every column but the hashes, in order: what a row's hash covers.
+struct CanonicalRow {
+    id: i64,
+    created_at: String,
+    actor_user_id: Option<i64>,
+    client_ip: String,
+    request_id: String,
+    action: String,
+    object_type: Option<String>,
+    object_id: Option<i64>,
+    outcome: String,
+    /// The details exactly as stored (JSON text).
+    details: String,
+}
+
+impl CanonicalRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            created_at: row.get(1)?,
+            actor_user_id: row.get(2)?,
+            client_ip: row.get(3)?,
+            request_id: row.get(4)?,
+            action: row.get(5)?,
+            object_type: row.get(6)?,
+            object_id: row.get(7)?,
+            outcome: row.get(8)?,
+            details: row.get(9)?,
+        })
+    }
+
+    /// A JSON array of the columns: unambiguous (strings are quoted and escaped) and stable.
+    fn encode(&self) -> String {
+        json!([
+            self.id,
+            self.created_at,
+            self.actor_user_id,
+            self.client_ip,
+            self.request_id,
+            self.action,
+            self.object_type,
+            self.object_id,
+            self.outcome,
+            self.details
+        ])
+        .to_string()
+    }
+}
+
+/// `sha256(prev_hash || canonical row)`.
+fn chain_hash(prev_hash: &[u8], row: &CanonicalRow) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash);
+    hasher.update(row.encode().as_bytes());
+    hasher.finalize().into()
+}
+
+const SELECT_CHAIN: &str = "SELECT id, created_at, actor_user_id, client_ip, request_id, action,
+        object_type, object_id, outcome, details, prev_hash, hash FROM audit_log";
+
+/// Walks the whole chain in id order. Returns the number of rows, or a description of the
+/// first broken link.
+pub fn verify_chain(conn: &Connection) -> Result<u64, String> {
+    let mut statement = conn
+        .prepare(&format!("{SELECT_CHAIN} ORDER BY id"))
+        .map_err(|e| format!("cannot read the audit log: {e}"))?;
+    let mut rows = statement
+        .query([])
+        .map_err(|e| format!("cannot read the audit log: {e}"))?;
+    let mut expected_prev = GENESIS_HASH.to_vec();
+    let mut expected_id = 1;
+    let mut count = 0;
+    while let Some(row) = rows
+        .next()
+        .map_err(|e| format!("cannot read the audit log: {e}"))?
+    {
+        let canonical =
+            CanonicalRow::from_row(row).map_err(|e| format!("audit row unreadable: {e}"))?;
+        let prev_hash: Vec<u8> = row.get(10).map_err(|e| e.to_string())?;
+        let hash: Vec<u8> = row.get(11).map_err(|e| e.to_string())?;
+        if canonical.id != expected_id {
+            return Err(format!(
+                "audit chain broken: expected row {expected_id}, found row {} (rows deleted or renumbered)",
+                canonical.id
+            ));
+        }
+        if prev_hash != expected_prev {
+            return Err(format!(
+                "audit chain broken at row {}: prev_hash does not match row {}",
+                canonical.id,
+                canonical.id - 1
+            ));
+        }
+        if hash != chain_hash(&prev_hash, &canonical) {
+            return Err(format!(
+                "audit chain broken at row {}: the row was modified after it was written",
+                canonical.id
+            ));
+        }
+        expected_prev = hash;
+        expected_id += 1;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Filters for the staff audit list.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilters {
+    pub actor_user_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub action: Option<String>,
+    pub created_from: Option<String>,
+    pub created_before: Option<String>,
+}
+
+/// One page of the audit log, newest first.
+pub fn list(
+    conn: &Connection,
+    filters: &AuditFilters,
+    limit: u32,
+    offset: u64,
+) -> Result<(u64, Vec<AuditRow>), ApiError> {
+    let mut conditions: Vec<&str> = vec!["1 = 1"];
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(actor) = filters.actor_user_id {
+        conditions.push("actor_user_id = ?");
+        values.push(Box::new(actor));
+    }
+    if let Some(account) = filters.account_id {
+        conditions.push("object_type = 'account' AND object_id = ?");
+        values.push(Box::new(account));
+    }
+    if let Some(action) = &filters.action {
+        conditions.push("action = ?");
+        values.push(Box::new(action.clone()));
+    }
+    if let Some(from) = &filters.created_from {
+        conditions.push("created_at >= ?");
+        values.push(Box::new(from.clone()));
+    }
+    if let Some(before) = &filters.created_before {
+        conditions.push("created_at < ?");
+        values.push(Box::new(before.clone()));
+    }
+    let condition = conditions.join(" AND ");
+    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
+    let count: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM audit_log WHERE {condition}"))?
+        .query_row(params.as_slice(), |row| row.get(0))?;
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let mut page_params = params.clone();
+    page_params.push(&limit);
+    page_params.push(&offset);
+    let rows = conn
+        .prepare_cached(&format!(
+            "{SELECT_CHAIN} WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
+        ))?
+        .query_map(page_params.as_slice(), |row| {
+            let canonical = CanonicalRow::from_row(row)?;
+            let hash: Vec<u8> = row.get(11)?;
+            Ok(AuditRow {
+                id: canonical.id,
+                created_at: canonical.created_at,
+                actor_user_id: canonical.actor_user_id,
+                client_ip: canonical.client_ip,
+                request_id: canonical.request_id,
+                action: canonical.action,
+                object_type: canonical.object_type,
+                object_id: canonical.object_id,
+                outcome: canonical.outcome,
+                details: serde_json::from_str(&canonical.details).unwrap_or(Value::Null),
+                hash: hex::encode(hash),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((count.unsigned_abs(), rows))
+}

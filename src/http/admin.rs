@@ -1,0 +1,293 @@
+//! Staff routes (contract §8): everything, for staff and superusers only.
+//!
+//! Every handler takes a `StaffUser`, so a non-staff caller is refused (`403`, audited) before
+//! any handler code runs. Lists are paginated and filterable; freeze and unfreeze are audited.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::db::accounts::Account;
+use crate::db::admin::{self, Conditions};
+use crate::db::audit::{self, AuditEvent, AuditFilters, Outcome};
+use crate::domain::time::{now_rfc3339, parse_date, start_of_day};
+use crate::domain::{AccountStatus, TransactionType};
+use crate::error::{ApiError, FieldErrors};
+use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser, parse_positive_id};
+use crate::http::form::invalid_choice;
+use crate::http::pagination::{PageLinks, PageRequest, envelope};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/customers", get(customers))
+        .route("/api/admin/accounts", get(accounts))
+        .route("/api/admin/transactions", get(transactions))
+        .route("/api/admin/audit", get(audit_log))
+        .route("/api/admin/accounts/{id}/freeze", post(freeze))
+        .route("/api/admin/accounts/{id}/unfreeze", post(unfreeze))
+}
+
+/// Reads the query filters shared by the staff lists, collecting every error.
+struct Filters<'a> {
+    query: &'a QueryPairs,
+    errors: FieldErrors,
+}
+
+impl<'a> Filters<'a> {
+    fn new(query: &'a QueryPairs) -> Self {
+        Self {
+            query,
+            errors: FieldErrors::default(),
+        }
+    }
+
+    fn given(&self, name: &str) -> Option<&'a str> {
+        self.query.get(name).filter(|v| !v.is_empty())
+    }
+
+    fn id(&mut self, name: &str) -> Option<i64> {
+        let text = self.given(name)?;
+        let id = parse_positive_id(text);
+        if id.is_none() {
+            self.errors.add(name, "Enter a whole number.");
+        }
+        id
+    }
+
+    /// `date_from` / `date_to` as `created_at` bounds (inclusive UTC days).
+    fn dates(&mut self) -> (Option<String>, Option<String>) {
+        let mut bound = |name: &str, next_day: bool| {
+            let text = self.given(name)?;
+            match parse_date(text) {
+                Some(date) if next_day => date.succ_opt().map(start_of_day),
+                Some(date) => Some(start_of_day(date)),
+                None => {
+                    self.errors.add(name, "Enter a valid date.");
+                    None
+                }
+            }
+        };
+        (bound("date_from", false), bound("date_to", true))
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        self.errors.into_result()
+    }
+}
+
+async fn customers(
+    State(state): State<AppState>,
+    _staff: StaffUser,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = PageRequest::from_query(&query)?;
+    let mut filters = Filters::new(&query);
+    let mut conditions = Conditions::default();
+    if let Some(user) = filters.id("user") {
+        conditions.add("c.user_id = ?", user);
+    }
+    if let Some(username) = filters.given("username") {
+        conditions.add("lower(u.username) = lower(?)", username.to_owned());
+    }
+    filters.finish()?;
+    conditions.add_fixed("c.deleted_at IS NULL");
+    let (count, results) = state
+        .db
+        .read(move |conn| admin::customers(conn, &conditions, page.limit(), page.offset()))
+        .await?;
+    envelope(
+        &PageLinks {
+            headers: &headers,
+            path: "/api/admin/customers/",
+            query: &query,
+        },
+        page,
+        count,
+        results,
+    )
+}
+
+async fn accounts(
+    State(state): State<AppState>,
+    _staff: StaffUser,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = PageRequest::from_query(&query)?;
+    let mut filters = Filters::new(&query);
+    let mut conditions = Conditions::default();
+    if let Some(customer) = filters.id("customer") {
+        conditions.add("a.customer_id = ?", customer);
+    }
+    if let Some(user) = filters.id("user") {
+        conditions.add("c.user_id = ?", user);
+    }
+    if let Some(text) = filters.given("status") {
+        match AccountStatus::parse(text) {
+            Some(status) => conditions.add("a.status = ?", status.as_str()),
+            None => filters.errors.add("status", invalid_choice(text)),
+        }
+    }
+    if let Some(number) = filters.given("account_number") {
+        conditions.add("a.account_number = ?", number.to_owned());
+    }
+    filters.finish()?;
+    let (count, results) = state
+        .db
+        .read(move |conn| admin::accounts(conn, &conditions, page.limit(), page.offset()))
+        .await?;
+    envelope(
+        &PageLinks {
+            headers: &headers,
+            path: "/api/admin/accounts/",
+            query: &query,
+        },
+        page,
+        count,
+        results,
+    )
+}
+
+async fn transactions(
+    State(state): State<AppState>,
+    _staff: StaffUser,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = PageRequest::from_query(&query)?;
+    let mut filters = Filters::new(&query);
+    let mut conditions = Conditions::default();
+    if let Some(account) = filters.id("account") {
+        conditions.add("t.account_id = ?", account);
+    }
+    if let Some(user) = filters.id("user") {
+        conditions.add(
+            "t.customer_id IN (SELECT id FROM customers WHERE user_id = ?)",
+            user,
+        );
+    }
+    if let Some(text) = filters.given("transaction_type") {
+        match TransactionType::parse(text) {
+            Some(kind) => conditions.add("t.transaction_type = ?", kind.as_str()),
+            None => filters.errors.add("transaction_type", invalid_choice(text)),
+        }
+    }
+    let (from, before) = filters.dates();
+    if let Some(from) = from {
+        conditions.add("t.created_at >= ?", from);
+    }
+    if let Some(before) = before {
+        conditions.add("t.created_at < ?", before);
+    }
+    filters.finish()?;
+    let (count, results) = state
+        .db
+        .read(move |conn| admin::transactions(conn, &conditions, page.limit(), page.offset()))
+        .await?;
+    envelope(
+        &PageLinks {
+            headers: &headers,
+            path: "/api/admin/transactions/",
+            query: &query,
+        },
+        page,
+        count,
+        results,
+    )
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    _staff: StaffUser,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = PageRequest::from_query(&query)?;
+    let mut filters = Filters::new(&query);
+    let actor_user_id = filters.id("user");
+    let account_id = filters.id("account");
+    let action = filters.given("action").map(str::to_owned);
+    let (created_from, created_before) = filters.dates();
+    filters.finish()?;
+    let audit_filters = AuditFilters {
+        actor_user_id,
+        account_id,
+        action,
+        created_from,
+        created_before,
+    };
+    let (count, results) = state
+        .db
+        .read(move |conn| audit::list(conn, &audit_filters, page.limit(), page.offset()))
+        .await?;
+    envelope(
+        &PageLinks {
+            headers: &headers,
+            path: "/api/admin/audit/",
+            query: &query,
+        },
+        page,
+        count,
+        results,
+    )
+}
+
+async fn freeze(
+    state: State<AppState>,
+    staff: StaffUser,
+    ctx: RequestContext,
+    id: Id,
+) -> Result<impl IntoResponse, ApiError> {
+    set_frozen(state, staff, ctx, id, true).await
+}
+
+async fn unfreeze(
+    state: State<AppState>,
+    staff: StaffUser,
+    ctx: RequestContext,
+    id: Id,
+) -> Result<impl IntoResponse, ApiError> {
+    set_frozen(state, staff, ctx, id, false).await
+}
+
+async fn set_frozen(
+    State(state): State<AppState>,
+    StaffUser(staff): StaffUser,
+    ctx: RequestContext,
+    Id(id): Id,
+    frozen: bool,
+) -> Result<Json<Account>, ApiError> {
+    let context = ctx.audit_as(&staff);
+    let action = if frozen {
+        "account_frozen"
+    } else {
+        "account_unfrozen"
+    };
+    let (account, audit_id) = state
+        .db
+        .write(move |conn| {
+            let (account, changed) = admin::set_frozen(conn, id, frozen, &now_rfc3339())?;
+            let event = AuditEvent {
+                action,
+                object: Some(("account", id)),
+                outcome: Outcome::Success,
+                details: json!({ "account_number": account.account_number, "changed": changed }),
+            };
+            let audit_id = audit::record(conn, &context, &event)?;
+            Ok((account, audit_id))
+        })
+        .await?;
+    tracing::info!(
+        staff_user_id = staff.user_id,
+        account_id = id,
+        action,
+        audit_id,
+        "staff action"
+    );
+    Ok(Json(account))
+}
