@@ -12,8 +12,9 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::PasswordHasherPool;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::db::Db;
+use crate::db::settings;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -22,6 +23,35 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hasher: PasswordHasherPool,
     pub in_flight: crate::http::idempotency::InFlight,
+    pub keys: Arc<Keys>,
+}
+
+/// Signing and hashing keys, from configuration or generated once and kept in the database.
+pub struct Keys {
+    pub jwt: Secret,
+    pub cards: Secret,
+}
+
+impl Keys {
+    fn load(config: &Config) -> Result<Self, String> {
+        let mut conn = crate::db::open_connection(&config.database_path)
+            .map_err(|e| format!("cannot open database: {e}"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| format!("cannot read keys: {e}"))?;
+        let load = |name: &str, configured: &Option<Secret>| match configured {
+            Some(secret) => Ok(secret.clone()),
+            None => {
+                settings::secret(&tx, name).map_err(|e| format!("cannot create key {name}: {e:?}"))
+            }
+        };
+        let keys = Keys {
+            jwt: load("jwt_secret", &config.jwt_secret)?,
+            cards: load("cards_hash_key", &config.cards_hash_key)?,
+        };
+        tx.commit().map_err(|e| format!("cannot store keys: {e}"))?;
+        Ok(keys)
+    }
 }
 
 /// A built service, ready to serve.
@@ -36,6 +66,7 @@ impl App {
             &config.database_path,
             crate::db::DbSettings::from_config(&config),
         )?;
+        let keys = Keys::load(&config)?;
         // Password hashing may use every core but one: money movement keeps a core.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1));
@@ -45,6 +76,7 @@ impl App {
                 config: Arc::new(config),
                 hasher,
                 in_flight: Default::default(),
+                keys: Arc::new(keys),
             },
         })
     }

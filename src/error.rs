@@ -45,6 +45,10 @@ pub enum ErrorCode {
     /// 413 / 415 body too large / wrong media type.
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// 400 the account already has the maximum number of cards.
+    CardLimitReached,
+    /// 400 the card is cancelled; nothing about it can change.
+    CardCancelled,
     /// 400 a malformed `Idempotency-Key` header.
     InvalidIdempotencyKey,
     /// 409 the same `Idempotency-Key` is still being processed.

@@ -209,6 +209,8 @@ pub fn close(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(), 
     }
     conn.prepare_cached("UPDATE accounts SET status = 'closed', updated_at = ?1 WHERE id = ?2")?
         .execute(params![now, id])?;
+    // A closed account's cards can never be used again.
+    crate::db::cards::cancel_for_account(conn, id, now)?;
     Ok(())
 }
 

@@ -16,10 +16,13 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod cards;
 pub mod customers;
 pub mod idempotency;
 pub mod ledger;
 pub mod migrate;
+pub mod settings;
+pub mod statements;
 pub mod transactions;
 pub mod users;
 mod writer;

@@ -5,6 +5,7 @@
 //! never a raw string or float, so the rules they carry cannot be forgotten.
 
 pub mod account;
+pub mod card;
 pub mod money;
 pub mod password;
 pub mod profile;

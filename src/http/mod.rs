@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod cards;
 pub mod console;
 pub mod customers;
 pub mod extract;
@@ -15,6 +16,7 @@ pub mod idempotency;
 pub mod movements;
 pub mod pagination;
 pub mod register;
+pub mod statements;
 pub mod transactions;
 
 use std::time::Instant;
@@ -39,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(cards::router())
+        .merge(statements::router())
         .merge(movements::router())
         .merge(transactions::router())
         .merge(health::router())

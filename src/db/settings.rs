@@ -1,0 +1,27 @@
+//! Server-wide secrets generated on first start and kept in the database.
+//!
+//! When the configuration does not provide a JWT signing key or a card hashing key, bankd
+//! draws 32 bytes from the OS CSPRNG on first start and stores them here, so tokens and card
+//! hashes stay valid across restarts. Operators who want the key outside the database (so a
+//! stolen database file alone does not reveal it) set `jwt.secret` / `cards.hash_key`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::Secret;
+use crate::error::ApiError;
+
+/// The stored secret `name`, created if missing.
+pub fn secret(conn: &Connection, name: &str) -> Result<Secret, ApiError> {
+    let existing: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
+        .optional()?;
+    if let Some(value) = existing {
+        return Ok(Secret::new(value));
+    }
+    let mut value = vec![0u8; 32];
+    getrandom::fill(&mut value).map_err(|e| ApiError::internal(format!("OS random: {e}")))?;
+    conn.prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2)")?
+        .execute(params![name, value])?;
+    Ok(Secret::new(value))
+}
