@@ -24,6 +24,7 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     pub in_flight: crate::http::idempotency::InFlight,
     pub keys: Arc<Keys>,
+    pub auth_cache: Arc<crate::auth::AuthCache>,
 }
 
 /// Signing and hashing keys, from configuration or generated once and kept in the database.
@@ -77,6 +78,7 @@ impl App {
                 hasher,
                 in_flight: Default::default(),
                 keys: Arc::new(keys),
+                auth_cache: Default::default(),
             },
         })
     }

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     /// 401 no credentials / bad credentials.
     NotAuthenticated,
     AuthenticationFailed,
+    /// 401 a JWT that is malformed, badly signed, expired or of the wrong type (simplejwt).
+    TokenNotValid,
+    /// 401 wrong credentials at `POST /api/token/` (simplejwt).
+    NoActiveAccount,
     /// 403 authenticated but not allowed.
     PermissionDenied,
     /// 404 missing, or someone else's.
@@ -164,6 +168,15 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             ErrorCode::AuthenticationFailed,
             "Invalid token.",
+        )
+    }
+
+    /// simplejwt's answer to a bad `Bearer` token.
+    pub fn jwt_not_valid() -> Self {
+        Self::detail(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenNotValid,
+            "Given token not valid for any token type",
         )
     }
 

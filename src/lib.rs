@@ -32,5 +32,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jwt;
 pub mod limits;
 pub mod telemetry;

@@ -117,6 +117,14 @@ pub fn token_owner(
         .optional()?)
 }
 
+/// Whether the user exists and is active, and if so whether it is staff.
+pub fn active_user_is_staff(conn: &Connection, user_id: i64) -> Result<Option<bool>, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT is_staff OR is_superuser FROM users WHERE id = ?1 AND is_active")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()?)
+}
+
 /// Revokes one token; returns whether it existed.
 pub fn delete_token(conn: &Connection, token_sha256: &[u8; 32]) -> Result<bool, ApiError> {
     Ok(conn

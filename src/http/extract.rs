@@ -13,21 +13,23 @@ use axum::http::{StatusCode, header, request::Parts};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
-use crate::auth::token_sha256;
+use crate::auth::{CachedOwner, USER_CACHE_SECONDS, token_sha256};
 use crate::config::IpNet;
 use crate::db::audit::AuditContext;
 use crate::db::users;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
+use crate::jwt::{self, TokenType};
 use crate::limits::REQUEST_BODY_BYTES_MAX;
 
-/// An authenticated caller.
+/// An authenticated caller, by opaque token (`Authorization: Token <key>`) or JWT
+/// (`Authorization: Bearer <access>`).
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
     pub user_id: i64,
     pub is_staff: bool,
-    /// SHA-256 of the presented token (for logout).
-    pub token_sha256: [u8; 32],
+    /// SHA-256 of the presented opaque token (for logout); `None` for a JWT.
+    pub token_sha256: Option<[u8; 32]>,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -41,12 +43,13 @@ impl FromRequestParts<AppState> for AuthUser {
         let header = header.to_str().map_err(|_| ApiError::invalid_token())?;
         let mut words = header.split_ascii_whitespace();
         let keyword = words.next().unwrap_or_default();
-        if !keyword.eq_ignore_ascii_case("token") {
-            // Like DRF's TokenAuthentication, another scheme means "no credentials of ours".
+        let is_token = keyword.eq_ignore_ascii_case("token");
+        if !is_token && !keyword.eq_ignore_ascii_case("bearer") {
+            // Like DRF, another scheme means "no credentials of ours".
             return Err(ApiError::not_authenticated());
         }
-        let key = match (words.next(), words.next()) {
-            (Some(key), None) => key,
+        let credential = match (words.next(), words.next()) {
+            (Some(credential), None) => credential,
             (None, _) => {
                 return Err(ApiError::detail(
                     StatusCode::UNAUTHORIZED,
@@ -62,22 +65,70 @@ impl FromRequestParts<AppState> for AuthUser {
                 ));
             }
         };
-        if key.len() != 40 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::invalid_token());
-        }
-        let sha256 = token_sha256(&key.to_ascii_lowercase());
         let now = chrono::Utc::now().timestamp();
-        let owner = state
-            .db
-            .read(move |conn| users::token_owner(conn, &sha256, now))
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
-        Ok(AuthUser {
-            user_id: owner.user_id,
-            is_staff: owner.is_staff,
-            token_sha256: sha256,
-        })
+        if is_token {
+            opaque_token_user(state, credential, now).await
+        } else {
+            jwt_user(state, credential, now).await
+        }
     }
+}
+
+async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<AuthUser, ApiError> {
+    if key.len() != 40 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid_token());
+    }
+    let sha256 = token_sha256(&key.to_ascii_lowercase());
+    let owner = match state.auth_cache.token(&sha256, now) {
+        Some(owner) => owner,
+        None => {
+            let owner = state
+                .db
+                .read(move |conn| users::token_owner(conn, &sha256, now))
+                .await?
+                .ok_or_else(ApiError::invalid_token)?;
+            let cached = CachedOwner {
+                user_id: owner.user_id,
+                is_staff: owner.is_staff,
+                expires_at: owner.expires_at,
+            };
+            state.auth_cache.remember_token(sha256, cached);
+            cached
+        }
+    };
+    Ok(AuthUser {
+        user_id: owner.user_id,
+        is_staff: owner.is_staff,
+        token_sha256: Some(sha256),
+    })
+}
+
+async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, ApiError> {
+    let claims = jwt::verify(&state.keys.jwt, token, TokenType::Access, now)
+        .ok_or_else(ApiError::jwt_not_valid)?;
+    let user_id = claims.user_id;
+    let owner = match state.auth_cache.user(user_id, now) {
+        Some(owner) => owner,
+        None => {
+            let is_staff = state
+                .db
+                .read(move |conn| users::active_user_is_staff(conn, user_id))
+                .await?
+                .ok_or_else(ApiError::jwt_not_valid)?;
+            let owner = CachedOwner {
+                user_id,
+                is_staff,
+                expires_at: now + USER_CACHE_SECONDS,
+            };
+            state.auth_cache.remember_user(owner);
+            owner
+        }
+    };
+    Ok(AuthUser {
+        user_id,
+        is_staff: owner.is_staff,
+        token_sha256: None,
+    })
 }
 
 /// An authenticated caller who is staff or a superuser. Anyone else gets `403` (and an audit

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod form;
 pub mod health;
 pub mod idempotency;
+pub mod login;
 pub mod movements;
 pub mod pagination;
 pub mod register;
@@ -38,6 +39,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(register::router())
+        .merge(login::router())
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())

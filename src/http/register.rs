@@ -1,7 +1,5 @@
-//! Registration and opaque-token authentication (contract §2).
-//!
-//! `POST /api/register/` creates the user and its customer profile in one write;
-//! `POST /api/get-token/` trades credentials for a token; `POST /api/logout/` revokes it.
+//! Registration (contract §2): `POST /api/register/` creates the user and its customer
+//! profile in one write, after every validation rule has run.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,22 +9,18 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::auth;
-use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::db::audit::{self, AuditEvent, Outcome};
 use crate::db::{customers, users};
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::profile::{Email, FullName, Username};
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
 use crate::http::customers::read_profile;
-use crate::http::extract::{AuthUser, Body, RequestContext};
+use crate::http::extract::{Body, RequestContext};
 use crate::http::form::Fields;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/register", post(register))
-        .route("/api/get-token", post(get_token))
-        .route("/api/logout", post(logout))
+    Router::new().route("/api/register", post(register))
 }
 
 async fn register(
@@ -114,110 +108,6 @@ async fn register(
         StatusCode::CREATED,
         Json(json!({ "username": created_username, "email": created_email })),
     ))
-}
-
-const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
-
-async fn get_token(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Body(body): Body,
-) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = Fields::new(&body);
-    let username = fields.required("username", |text| Ok(text.to_owned()));
-    let password = fields.required_untrimmed("password", |text| Ok(text.to_owned()));
-    fields.finish()?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::internal("validated login is incomplete"));
-    };
-
-    let lookup = username.clone();
-    let credentials = state
-        .db
-        .read(move |conn| users::credentials(conn, &lookup))
-        .await?;
-    // Unknown users are checked against a dummy hash, so both failures take the same time.
-    let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
-    let password_ok = state.hasher.verify(password, stored_hash).await?;
-    let user_id = match credentials {
-        Some(c) if password_ok && c.is_active => c.user_id,
-        _ => {
-            let audit_id = record_login_failure(&state, ctx.audit(), &username).await?;
-            tracing::info!(%username, audit_id, "login failed");
-            return Err(ApiError::non_field(BAD_CREDENTIALS));
-        }
-    };
-
-    let auth::NewToken { token, sha256 } = auth::new_token()?;
-    let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
-    let audit_context = ctx.audit().with_actor(user_id);
-    let audit_id = state
-        .db
-        .write(move |conn| {
-            let now = chrono::Utc::now();
-            users::delete_expired_tokens(conn, now.timestamp())?;
-            let expires_at = now.timestamp().saturating_add(ttl);
-            users::insert_token(conn, &sha256, user_id, &now_rfc3339(), expires_at)?;
-            record_login(conn, &audit_context, user_id, "token")
-        })
-        .await?;
-    tracing::info!(%username, user_id, audit_id, "token issued");
-    Ok(Json(json!({ "token": token })))
-}
-
-async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
-    let token = user.token_sha256;
-    state
-        .db
-        .write(move |conn| users::delete_token(conn, &token))
-        .await?;
-    tracing::info!(user_id = user.user_id, "token revoked");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Audits a successful login and the credential it issued (`kind`: "token" or "jwt").
-/// Returns the id of the `token_issued` row.
-pub fn record_login(
-    conn: &rusqlite::Connection,
-    context: &AuditContext,
-    user_id: i64,
-    kind: &str,
-) -> Result<i64, ApiError> {
-    for action in ["login", "token_issued"] {
-        let event = AuditEvent {
-            action,
-            object: Some(("user", user_id)),
-            outcome: Outcome::Success,
-            details: json!({ "kind": kind }),
-        };
-        let audit_id = audit::record(conn, context, &event)?;
-        if action == "token_issued" {
-            return Ok(audit_id);
-        }
-    }
-    Err(ApiError::internal("unreachable"))
-}
-
-/// Audits a failed login in its own write. The attempted username is recorded; the password
-/// never is.
-pub async fn record_login_failure(
-    state: &AppState,
-    context: AuditContext,
-    username: &str,
-) -> Result<i64, ApiError> {
-    let event_details = json!({ "username": username });
-    state
-        .db
-        .write(move |conn| {
-            let event = AuditEvent {
-                action: "login_failed",
-                object: None,
-                outcome: Outcome::Failure,
-                details: event_details,
-            };
-            audit::record(conn, &context, &event)
-        })
-        .await
 }
 
 /// Validates an email for registration and profiles.

@@ -1,0 +1,254 @@
+//! Logging in and out (contract §2): opaque tokens (`get-token`, `logout`) and simplejwt-style
+//! JWTs (`token`, `token/refresh`).
+//!
+//! Both logins share `check_credentials`: an unknown username is verified against a dummy
+//! hash so it costs the same time as a wrong password, and both failures are audited.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::auth;
+use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::db::users;
+use crate::domain::time::now_rfc3339;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::extract::{AuthUser, Body, RequestContext};
+use crate::http::form::Fields;
+use crate::jwt::{self, TokenType};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/get-token", post(get_token))
+        .route("/api/logout", post(logout))
+        .route("/api/token", post(jwt_pair))
+        .route("/api/token/refresh", post(jwt_refresh))
+}
+
+const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+async fn get_token(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    let user_id = check_credentials(&state, &ctx, &body)
+        .await?
+        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
+    let auth::NewToken { token, sha256 } = auth::new_token()?;
+    let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
+    let context = ctx.audit().with_actor(user_id);
+    let audit_id = state
+        .db
+        .write(move |conn| {
+            let now = chrono::Utc::now().timestamp();
+            users::delete_expired_tokens(conn, now)?;
+            users::insert_token(
+                conn,
+                &sha256,
+                user_id,
+                &now_rfc3339(),
+                now.saturating_add(ttl),
+            )?;
+            record_login(conn, &context, user_id, "token")
+        })
+        .await?;
+    tracing::info!(user_id, audit_id, "token issued");
+    Ok(Json(json!({ "token": token })))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+) -> Result<StatusCode, ApiError> {
+    // A JWT cannot be revoked (simplejwt without a blacklist): it expires on its own.
+    let Some(token) = user.token_sha256 else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let context = ctx.audit_as(&user);
+    let audit_id = state
+        .db
+        .write(move |conn| {
+            users::delete_token(conn, &token)?;
+            let event = AuditEvent {
+                action: "token_revoked",
+                object: Some(("user", user.user_id)),
+                outcome: Outcome::Success,
+                details: json!({ "kind": "token" }),
+            };
+            audit::record(conn, &context, &event)
+        })
+        .await?;
+    state.auth_cache.forget_token(&token);
+    tracing::info!(user_id = user.user_id, audit_id, "token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn jwt_pair(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    let user_id = check_credentials(&state, &ctx, &body)
+        .await?
+        .ok_or_else(|| {
+            ApiError::detail(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::NoActiveAccount,
+                "No active account found with the given credentials",
+            )
+        })?;
+    let now = chrono::Utc::now().timestamp();
+    let access = jwt::issue(
+        &state.keys.jwt,
+        TokenType::Access,
+        user_id,
+        now,
+        state.config.jwt_access_ttl_seconds,
+    );
+    let refresh = jwt::issue(
+        &state.keys.jwt,
+        TokenType::Refresh,
+        user_id,
+        now,
+        state.config.jwt_refresh_ttl_seconds,
+    );
+    let (Some(access), Some(refresh)) = (access, refresh) else {
+        return Err(ApiError::internal("cannot sign JWT"));
+    };
+    let context = ctx.audit().with_actor(user_id);
+    let audit_id = state
+        .db
+        .write(move |conn| record_login(conn, &context, user_id, "jwt"))
+        .await?;
+    tracing::info!(user_id, audit_id, "JWT pair issued");
+    Ok(Json(json!({ "access": access, "refresh": refresh })))
+}
+
+async fn jwt_refresh(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::new(&body);
+    let refresh = fields.required_untrimmed("refresh", |text| Ok(text.to_owned()));
+    fields.finish()?;
+    let not_valid = || {
+        ApiError::detail(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenNotValid,
+            "Token is invalid or expired",
+        )
+    };
+    let now = chrono::Utc::now().timestamp();
+    let claims = refresh
+        .and_then(|token| jwt::verify(&state.keys.jwt, &token, TokenType::Refresh, now))
+        .ok_or_else(not_valid)?;
+    let user_id = claims.user_id;
+    // A refresh token of a user who no longer exists or is inactive mints nothing.
+    state
+        .db
+        .read(move |conn| users::active_user_is_staff(conn, user_id))
+        .await?
+        .ok_or_else(not_valid)?;
+    let access = jwt::issue(
+        &state.keys.jwt,
+        TokenType::Access,
+        user_id,
+        now,
+        state.config.jwt_access_ttl_seconds,
+    )
+    .ok_or_else(|| ApiError::internal("cannot sign JWT"))?;
+    let context = ctx.audit().with_actor(user_id);
+    let audit_id = state
+        .db
+        .write(move |conn| {
+            let event = AuditEvent {
+                action: "token_issued",
+                object: Some(("user", user_id)),
+                outcome: Outcome::Success,
+                details: json!({ "kind": "jwt_refresh" }),
+            };
+            audit::record(conn, &context, &event)
+        })
+        .await?;
+    tracing::info!(user_id, audit_id, "JWT access refreshed");
+    Ok(Json(json!({ "access": access })))
+}
+
+/// Reads `username` and `password` and checks them. `Ok(None)` means wrong credentials (already
+/// audited); field errors (missing fields) are returned as `Err`.
+async fn check_credentials(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<i64>, ApiError> {
+    let mut fields = Fields::new(body);
+    let username = fields.required("username", |text| Ok(text.to_owned()));
+    let password = fields.required_untrimmed("password", |text| Ok(text.to_owned()));
+    fields.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::internal("validated login is incomplete"));
+    };
+    let lookup = username.clone();
+    let credentials = state
+        .db
+        .read(move |conn| users::credentials(conn, &lookup))
+        .await?;
+    // Unknown users are checked against a dummy hash, so both failures take the same time.
+    let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let password_ok = state.hasher.verify(password, stored_hash).await?;
+    match credentials {
+        Some(c) if password_ok && c.is_active => Ok(Some(c.user_id)),
+        _ => {
+            let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
+            tracing::info!(%username, audit_id, "login failed");
+            Ok(None)
+        }
+    }
+}
+
+/// Audits a successful login and the credential it issued (`kind`: "token" or "jwt").
+/// Returns the id of the `token_issued` row.
+fn record_login(
+    conn: &rusqlite::Connection,
+    context: &AuditContext,
+    user_id: i64,
+    kind: &str,
+) -> Result<i64, ApiError> {
+    let event = |action| AuditEvent {
+        action,
+        object: Some(("user", user_id)),
+        outcome: Outcome::Success,
+        details: json!({ "kind": kind }),
+    };
+    audit::record(conn, context, &event("login"))?;
+    audit::record(conn, context, &event("token_issued"))
+}
+
+/// Audits a failed login in its own write. The attempted username is recorded; the password
+/// never is.
+async fn record_login_failure(
+    state: &AppState,
+    context: AuditContext,
+    username: &str,
+) -> Result<i64, ApiError> {
+    let details = json!({ "username": username });
+    state
+        .db
+        .write(move |conn| {
+            let event = AuditEvent {
+                action: "login_failed",
+                object: None,
+                outcome: Outcome::Failure,
+                details,
+            };
+            audit::record(conn, &context, &event)
+        })
+        .await
+}
