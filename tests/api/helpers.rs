@@ -1,0 +1,406 @@
+//! The harness: the real application on port 0 with a fresh SQLite file, and typed helpers.
+//!
+//! In the style of zero-to-production's `spawn_app()`: each test gets its own server, its own
+//! temporary database and a `reqwest` client, and talks to it only through HTTP. Helpers that
+//! set up state (`new_user`, `open_account`, `funded_account`) assert their own success so a
+//! broken arrangement fails loudly at the line that broke; helpers that perform the action
+//! under test (`deposit`, `withdraw`, `transfer`, `get`, `post`, ...) return the raw
+//! `ApiResponse` and leave the assertions to the test.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bankd::app::App;
+use bankd::config::Config;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A password that passes every Django validator for the usernames the harness makes.
+pub const PASSWORD: &str = "a-strong-password123";
+
+/// Pass as the token to send no `Authorization` header at all.
+pub const NO_TOKEN: &str = "";
+
+/// A running application and the means to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The SQLite file behind this app (inside `_dir`).
+    pub database_path: PathBuf,
+    next_user: AtomicUsize,
+    _dir: TempDir,
+    /// Dropping the sender resolves the server's shutdown future.
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// A response: status, headers and the body parsed as JSON (`Value::Null` when empty,
+/// `Value::String` with the raw text when it is not JSON).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    /// A header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status (showing the body when it differs) and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+}
+
+/// Starts the application with the test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application after `configure` has adjusted the test defaults.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database_path = dir.path().join("bank.db");
+    let mut config = Config {
+        database_path: database_path.clone(),
+        // Throttling is not under test here, and the suite registers many users from one IP.
+        throttle_auth_per_ip_per_minute: 0,
+        throttle_failed_logins_per_user_per_minute: 0,
+        ..Config::default()
+    };
+    configure(&mut config);
+    let app = App::build(config).expect("the app builds on a fresh database");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let port = listener.local_addr().expect("local address").port();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        database_path,
+        next_user: AtomicUsize::new(1),
+        _dir: dir,
+        _shutdown: shutdown,
+    }
+}
+
+/// A complete, valid registration body for `username`.
+pub fn registration_body(username: &str) -> Value {
+    json!({
+        "username": username,
+        "password": PASSWORD,
+        "password2": PASSWORD,
+        "full_name": "Test Customer",
+        "email": format!("{username}@example.com"),
+        "phone_number": "+1 (555) 010-0100",
+        "date_of_birth": "1990-01-31",
+        "gender": "O",
+    })
+}
+
+/// Reads a contract money string (`"600.25"`) as cents, insisting on exactly two decimals.
+#[track_caller]
+pub fn cents(text: &str) -> i64 {
+    let (whole, fraction) = text.split_once('.').expect("a decimal point");
+    assert!(
+        fraction.len() == 2 && !whole.is_empty(),
+        "{text:?} is not a two-decimal amount"
+    );
+    let value: i64 = format!("{whole}{fraction}").parse().expect("digits");
+    assert!(value >= 0, "{text:?} is negative");
+    value
+}
+
+/// Renders cents as the contract renders money.
+pub fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// The body's `field` as text (panics with the body when it is not a string).
+#[track_caller]
+pub fn text<'a>(body: &'a Value, field: &str) -> &'a str {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {body}"))
+}
+
+/// The body's `field` as an integer id.
+#[track_caller]
+pub fn id_of(body: &Value, field: &str) -> i64 {
+    body[field]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{field} is not an integer in {body}"))
+}
+
+/// The keys of a JSON object, sorted.
+pub fn keys(body: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = body
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+impl TestApp {
+    /// A request builder for `path` (relative to the app, or an absolute URL).
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.address)
+        };
+        self.client.request(method, url)
+    }
+
+    /// Sends a prepared request and reads the whole response.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> ApiResponse {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a readable body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        ApiResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends `method path` with the token (unless `NO_TOKEN`) and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> ApiResponse {
+        let mut request = self.raw(method, path);
+        if !token.is_empty() {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> ApiResponse {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> ApiResponse {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> ApiResponse {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> ApiResponse {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> ApiResponse {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// `POST /api/register/` with a complete, valid body for `username`.
+    pub async fn register(&self, username: &str) -> ApiResponse {
+        self.post("/api/register/", NO_TOKEN, registration_body(username))
+            .await
+    }
+
+    /// `POST /api/get-token/`; asserts success and returns the token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let body = json!({ "username": username, "password": password });
+        let body = self
+            .post("/api/get-token/", NO_TOKEN, body)
+            .await
+            .expect(StatusCode::OK);
+        text(&body, "token").to_owned()
+    }
+
+    /// Registers a fresh user (with its customer profile) and returns its username and token.
+    pub async fn new_named_user(&self) -> (String, String) {
+        let number = self.next_user.fetch_add(1, Ordering::Relaxed);
+        let username = format!("user{number}");
+        self.register(&username).await.expect(StatusCode::CREATED);
+        let token = self.login(&username, PASSWORD).await;
+        (username, token)
+    }
+
+    /// Registers a fresh user and returns its token.
+    pub async fn new_user(&self) -> String {
+        self.new_named_user().await.1
+    }
+
+    /// The id of the caller's customer profile.
+    pub async fn customer_id(&self, token: &str) -> i64 {
+        let body = self
+            .get("/api/customers/", token)
+            .await
+            .expect(StatusCode::OK);
+        id_of(&body["results"][0], "id")
+    }
+
+    /// Opens a checking account; returns its id and number.
+    pub async fn open_account(&self, token: &str) -> (i64, String) {
+        let body = self
+            .post("/api/accounts/", token, json!({}))
+            .await
+            .expect(StatusCode::CREATED);
+        (id_of(&body, "id"), text(&body, "account_number").to_owned())
+    }
+
+    /// Opens an account and deposits `amount` into it.
+    pub async fn funded_account(&self, token: &str, amount: &str) -> (i64, String) {
+        let (id, number) = self.open_account(token).await;
+        self.deposit(token, id, amount).await.expect(StatusCode::OK);
+        (id, number)
+    }
+
+    pub async fn deposit(&self, token: &str, account_id: i64, amount: &str) -> ApiResponse {
+        let path = format!("/api/accounts/{account_id}/deposit/");
+        self.post(&path, token, json!({ "amount": amount })).await
+    }
+
+    pub async fn withdraw(&self, token: &str, account_id: i64, amount: &str) -> ApiResponse {
+        let path = format!("/api/accounts/{account_id}/withdraw/");
+        self.post(&path, token, json!({ "amount": amount })).await
+    }
+
+    pub async fn transfer(
+        &self,
+        token: &str,
+        account_id: i64,
+        to_account_number: &str,
+        amount: &str,
+    ) -> ApiResponse {
+        let path = format!("/api/accounts/{account_id}/transfer/");
+        let body = json!({ "to_account_number": to_account_number, "amount": amount });
+        self.post(&path, token, body).await
+    }
+
+    /// An account as its owner sees it.
+    pub async fn account(&self, token: &str, account_id: i64) -> Value {
+        self.get(&format!("/api/accounts/{account_id}/"), token)
+            .await
+            .expect(StatusCode::OK)
+    }
+
+    /// An account's balance as its owner sees it.
+    pub async fn balance(&self, token: &str, account_id: i64) -> String {
+        text(&self.account(token, account_id).await, "balance").to_owned()
+    }
+
+    /// The transaction list envelope for `query` (e.g. `"?account=3"`, or `""`).
+    pub async fn transactions(&self, token: &str, query: &str) -> Value {
+        self.get(&format!("/api/transactions/{query}"), token)
+            .await
+            .expect(StatusCode::OK)
+    }
+
+    /// How many transactions the caller can see.
+    pub async fn transaction_count(&self, token: &str) -> u64 {
+        self.transactions(token, "").await["count"]
+            .as_u64()
+            .expect("count")
+    }
+
+    /// Runs one SQL statement directly on the app's database file and returns the rows it
+    /// changed. Only for arrangements the API cannot make (a balance near the cap, a frozen
+    /// account, an expired schema); every assertion still goes through HTTP.
+    pub fn execute_sql(&self, sql: &str, params: impl rusqlite::Params) -> usize {
+        let conn = rusqlite::Connection::open(&self.database_path).expect("open the database");
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .expect("busy timeout");
+        conn.execute(sql, params).expect("the statement runs")
+    }
+
+    /// Everything a user can observe about their own data: profile, accounts (open and
+    /// closed) and up to 100 transactions. Equal snapshots mean nothing changed.
+    pub async fn snapshot(&self, token: &str) -> Value {
+        let mut views = Vec::new();
+        for path in [
+            "/api/customers/",
+            "/api/accounts/?page_size=100",
+            "/api/accounts/?status=closed&page_size=100",
+            "/api/transactions/?page_size=100",
+        ] {
+            let body = self.get(path, token).await.expect(StatusCode::OK);
+            views.push(body);
+        }
+        Value::Array(views)
+    }
+}
+
+/// Asserts `body` is exactly `{"detail": <string>, "code": code}`.
+#[track_caller]
+pub fn assert_detail(body: &Value, code: &str) {
+    assert_eq!(keys(body), ["code", "detail"], "not a detail body: {body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+}
+
+/// Asserts `body` is DRF field errors (`{"field": ["message", ...], ...}`) naming `field`.
+#[track_caller]
+pub fn assert_field_error(body: &Value, field: &str) {
+    assert_field_errors_shape(body);
+    assert!(body.get(field).is_some(), "no error on {field:?}: {body}");
+}
+
+/// Asserts `body` has DRF's field-error shape: an object of non-empty arrays of strings.
+#[track_caller]
+pub fn assert_field_errors_shape(body: &Value) {
+    let map = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
+    assert!(!map.is_empty(), "empty error body");
+    for (field, messages) in map {
+        let messages = messages
+            .as_array()
+            .unwrap_or_else(|| panic!("{field} is not a list: {body}"));
+        assert!(!messages.is_empty(), "{field} has no message: {body}");
+        assert!(messages.iter().all(Value::is_string), "{body}");
+    }
+}
+
+/// Asserts an error body has one of the contract's two shapes.
+#[track_caller]
+pub fn assert_contract_error(body: &Value) {
+    if body.get("code").is_some() {
+        assert_eq!(keys(body), ["code", "detail"], "not a detail body: {body}");
+        assert!(
+            body["code"].is_string() && body["detail"].is_string(),
+            "{body}"
+        );
+    } else {
+        assert_field_errors_shape(body);
+    }
+}
+
+/// `{"detail": "Not found.", "code": "not_found"}`.
+pub fn not_found() -> Value {
+    json!({ "detail": "Not found.", "code": "not_found" })
+}

@@ -1,0 +1,15 @@
+//! Black-box tests of the HTTP API: the real application on port 0 with a fresh SQLite file per
+//! test, driven only through HTTP (see `helpers.rs`). One binary, one module per concern.
+
+mod helpers;
+
+mod accounts;
+mod auth;
+mod bad_input;
+mod concurrency;
+mod customers;
+mod isolation;
+mod movements;
+mod registration;
+mod transactions;
+mod wire;
