@@ -7,14 +7,47 @@ use std::sync::Arc;
 
 use axum::ServiceExt;
 use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
 use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::PasswordHasherPool;
 use crate::config::{Config, Secret};
 use crate::db::Db;
 use crate::db::settings;
+
+/// CORS from `cors.allowed_origins`: none by default (the console is same-origin). Listed
+/// origins may call every route with the headers the API uses, and read the headers it sets.
+fn cors_layer(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -25,6 +58,8 @@ pub struct AppState {
     pub in_flight: crate::http::idempotency::InFlight,
     pub keys: Arc<Keys>,
     pub auth_cache: Arc<crate::auth::AuthCache>,
+    pub throttle: Arc<crate::http::throttle::Throttle>,
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 /// Signing and hashing keys, from configuration or generated once and kept in the database.
@@ -79,6 +114,8 @@ impl App {
                 in_flight: Default::default(),
                 keys: Arc::new(keys),
                 auth_cache: Default::default(),
+                throttle: Default::default(),
+                metrics: Default::default(),
             },
         })
     }
@@ -92,7 +129,7 @@ impl App {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         tokio::task::spawn_blocking(crate::auth::warm_up);
-        let router = crate::http::router(state.clone());
+        let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
         axum::serve(
             listener,

@@ -58,8 +58,7 @@ impl PasswordHasherPool {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
         self.run(move || {
             let hash = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-            let matches = verify_blocking(&password, &hash);
-            matches
+            verify_blocking(&password, &hash)
         })
         .await
     }

@@ -243,6 +243,7 @@ fn describe(error: ApiError) -> String {
             serde_json::to_string(&fields).unwrap_or_else(|_| "invalid input".to_owned())
         }
         ApiError::Detail { detail, .. } => detail.into_owned(),
+        ApiError::Throttled { .. } => "too many attempts; retry later".to_owned(),
         ApiError::Internal(cause) => cause,
     }
 }

@@ -119,6 +119,8 @@ pub enum ApiError {
         code: ErrorCode,
         detail: Cow<'static, str>,
     },
+    /// `429` with `Retry-After`.
+    Throttled { wait_seconds: u64 },
     /// `500`; the cause is logged, never shown.
     Internal(String),
 }
@@ -199,6 +201,17 @@ impl ApiError {
         )
     }
 
+    pub fn payload_too_large() -> Self {
+        Self::detail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "Request body is too large (the limit is {} bytes).",
+                crate::limits::REQUEST_BODY_BYTES_MAX
+            ),
+        )
+    }
+
     pub fn unavailable() -> Self {
         Self::detail(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -215,6 +228,7 @@ impl ApiError {
         match self {
             Self::Fields(_) => StatusCode::BAD_REQUEST,
             Self::Detail { status, .. } => *status,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -243,10 +257,20 @@ impl ApiError {
                 code: *code,
             })
             .ok()?,
+            Self::Throttled { wait_seconds } => serde_json::to_value(DetailBody {
+                detail: &throttled_detail(*wait_seconds),
+                code: ErrorCode::Throttled,
+            })
+            .ok()?,
             Self::Internal(_) => return None,
         };
         Some((self.status(), body))
     }
+}
+
+/// DRF's throttling message.
+fn throttled_detail(wait_seconds: u64) -> String {
+    format!("Request was throttled. Expected available in {wait_seconds} seconds.")
 }
 
 #[derive(Serialize)]
@@ -268,6 +292,21 @@ impl IntoResponse for ApiError {
                 }),
             )
                 .into_response(),
+            Self::Throttled { wait_seconds } => {
+                let detail = throttled_detail(*wait_seconds);
+                let mut response = (
+                    status,
+                    axum::Json(DetailBody {
+                        detail: &detail,
+                        code: ErrorCode::Throttled,
+                    }),
+                )
+                    .into_response();
+                if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
             Self::Internal(cause) => {
                 // The request span carries the request id, so the log line can be matched with
                 // the client's report; the cause itself never leaves the server.

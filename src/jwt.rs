@@ -82,7 +82,7 @@ pub fn verify(secret: &Secret, token: &str, expected: TokenType, now: i64) -> Op
         return None;
     }
     let mut mac = mac(secret)?;
-    mac.update(token[..token.len() - signature.len() - 1].as_bytes());
+    mac.update(&token.as_bytes()[..token.len() - signature.len() - 1]);
     mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
         .ok()?;
     let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;

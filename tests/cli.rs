@@ -88,7 +88,6 @@ fn shows_applied(line: &str) -> bool {
 }
 
 #[test]
-#[ignore = "BUG: `bankd migrate --list` on a fresh database fails: no such table: refinery_schema_history"]
 fn migrate_list_on_a_fresh_database_shows_v1_pending_and_applies_nothing() {
     let dir = tempfile::tempdir().expect("temporary directory");
 

@@ -45,16 +45,25 @@ impl Conditions {
 }
 
 /// Counts and pages `select ... WHERE conditions ORDER BY order`.
+/// What a staff list selects: its tables, its columns and its order.
+struct ListQuery<'a> {
+    from: &'a str,
+    select: &'a str,
+    order: &'a str,
+}
+
 fn page<T>(
     conn: &Connection,
-    from: &str,
-    select: &str,
+    query: ListQuery<'_>,
     conditions: &Conditions,
-    order: &str,
-    limit: u32,
-    offset: u64,
+    (limit, offset): (u32, u64),
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(u64, Vec<T>), ApiError> {
+    let ListQuery {
+        from,
+        select,
+        order,
+    } = query;
     let clause = conditions.clause();
     let params = conditions.params();
     let count: i64 = conn
@@ -81,13 +90,10 @@ pub fn customers(
 ) -> Result<(u64, Vec<Customer>), ApiError> {
     page(
         conn,
-        "customers c JOIN users u ON u.id = c.user_id",
-        "SELECT c.id, u.username, c.full_name, c.email, c.phone_number, c.date_of_birth, c.gender,
-                c.created_at, c.updated_at FROM customers c JOIN users u ON u.id = c.user_id",
+        ListQuery { from: "customers c JOIN users u ON u.id = c.user_id", select: "SELECT c.id, u.username, c.full_name, c.email, c.phone_number, c.date_of_birth, c.gender,
+                c.created_at, c.updated_at FROM customers c JOIN users u ON u.id = c.user_id", order: "c.id" },
         conditions,
-        "c.id",
-        limit,
-        offset,
+        (limit, offset),
         |row| {
             Ok(Customer {
                 id: row.get(0)?,
@@ -112,14 +118,11 @@ pub fn accounts(
 ) -> Result<(u64, Vec<Account>), ApiError> {
     page(
         conn,
-        "accounts a JOIN customers c ON c.id = a.customer_id",
-        "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
+        ListQuery { from: "accounts a JOIN customers c ON c.id = a.customer_id", select: "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
                 a.customer_id, a.created_at, a.updated_at
-         FROM accounts a JOIN customers c ON c.id = a.customer_id",
+         FROM accounts a JOIN customers c ON c.id = a.customer_id", order: "a.id" },
         conditions,
-        "a.id",
-        limit,
-        offset,
+        (limit, offset),
         accounts::from_row,
     )
 }
@@ -134,12 +137,13 @@ pub fn transactions(
 ) -> Result<(u64, Vec<Transaction>), ApiError> {
     page(
         conn,
-        "transactions t",
-        transactions::SELECT_TRANSACTION,
+        ListQuery {
+            from: "transactions t",
+            select: transactions::SELECT_TRANSACTION,
+            order: "t.id DESC",
+        },
         conditions,
-        "t.id DESC",
-        limit,
-        offset,
+        (limit, offset),
         transactions::from_row,
     )
 }

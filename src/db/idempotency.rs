@@ -57,9 +57,7 @@ pub fn store(
     user_id: i64,
     key: &str,
     fingerprint: &[u8; 32],
-    status: u16,
-    body: &str,
-    now: &str,
+    (status, body): (u16, &str),
     now_unix: i64,
 ) -> Result<(), ApiError> {
     conn.prepare_cached(
@@ -67,7 +65,15 @@ pub fn store(
              (user_id, idempotency_key, fingerprint, response_status, response_body, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![user_id, key, fingerprint.as_slice(), status, body, now, now_unix + KEY_TTL_SECONDS])?;
+    .execute(params![
+        user_id,
+        key,
+        fingerprint.as_slice(),
+        status,
+        body,
+        crate::domain::time::now_rfc3339(),
+        now_unix + KEY_TTL_SECONDS
+    ])?;
     Ok(())
 }
 

@@ -26,9 +26,21 @@ pub fn run(conn: &mut Connection) -> Result<Vec<String>, String> {
 /// Every embedded migration and whether the database has applied it.
 pub fn list(conn: &mut Connection) -> Result<Vec<MigrationState>, String> {
     let runner = migrations::runner();
-    let applied = runner
-        .get_applied_migrations(conn)
-        .map_err(|e| format!("cannot read migration history: {e}"))?;
+    // A database that never ran a migration has no history table yet: everything is pending.
+    let has_history: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| format!("cannot read the database: {e}"))?;
+    let applied = if has_history {
+        runner
+            .get_applied_migrations(conn)
+            .map_err(|e| format!("cannot read migration history: {e}"))?
+    } else {
+        Vec::new()
+    };
     Ok(runner
         .get_migrations()
         .iter()

@@ -140,6 +140,11 @@ impl Db {
         self.writer.submit(f).await
     }
 
+    /// Connections in the reader pool, for `/metrics`.
+    pub fn reader_pool_state(&self) -> r2d2::State {
+        self.readers.state()
+    }
+
     /// Counters for `/metrics` and the benchmarks.
     pub fn writer_stats(&self) -> WriterStats {
         self.writer.stats()

@@ -93,10 +93,13 @@ struct Counters {
     queued: AtomicU64,
 }
 
+/// The sending half of the job queue.
+type JobSender = SyncSender<Box<dyn Job>>;
+
 /// The handle used to submit work; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    sender: Arc<Mutex<Option<SyncSender<Box<dyn Job>>>>>,
+    sender: Arc<Mutex<Option<JobSender>>>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     counters: Arc<Counters>,
 }

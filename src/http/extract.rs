@@ -264,13 +264,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let too_large = || {
-            ApiError::detail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!("Request body is too large (the limit is {REQUEST_BODY_BYTES_MAX} bytes)."),
-            )
-        };
+        let too_large = ApiError::payload_too_large;
         let declared_length = request
             .headers()
             .get(header::CONTENT_LENGTH)

@@ -19,6 +19,7 @@ use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, RequestContext};
 use crate::http::form::Fields;
+use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
 
 pub fn router() -> Router<AppState> {
@@ -33,6 +34,7 @@ const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
 async fn get_token(
     State(state): State<AppState>,
+    _throttle: AuthThrottle,
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -91,6 +93,7 @@ async fn logout(
 
 async fn jwt_pair(
     State(state): State<AppState>,
+    _throttle: AuthThrottle,
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -132,6 +135,7 @@ async fn jwt_pair(
 
 async fn jwt_refresh(
     State(state): State<AppState>,
+    _throttle: AuthThrottle,
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -195,6 +199,10 @@ async fn check_credentials(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::internal("validated login is incomplete"));
     };
+    // Repeated failures for one username are cut off before the password is even checked.
+    let failures_key = format!("login-failures:{}", username.to_lowercase());
+    let failures_limit = state.config.throttle_failed_logins_per_user_per_minute;
+    state.throttle.check(&failures_key, failures_limit)?;
     let lookup = username.clone();
     let credentials = state
         .db
@@ -206,6 +214,7 @@ async fn check_credentials(
     match credentials {
         Some(c) if password_ok && c.is_active => Ok(Some(c.user_id)),
         _ => {
+            state.throttle.record(&failures_key);
             let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
             tracing::info!(%username, audit_id, "login failed");
             Ok(None)

@@ -14,16 +14,19 @@ pub mod form;
 pub mod health;
 pub mod idempotency;
 pub mod login;
+pub mod metrics;
 pub mod movements;
 pub mod pagination;
 pub mod register;
+pub mod schema;
 pub mod statements;
+pub mod throttle;
 pub mod transactions;
 
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +34,7 @@ use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::limits::REQUEST_ID_CHARS_MAX;
+use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_ID_CHARS_MAX};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -48,12 +51,17 @@ pub fn router(state: AppState) -> Router {
         .merge(movements::router())
         .merge(transactions::router())
         .merge(health::router())
+        .merge(metrics::router())
+        .merge(schema::router())
         .merge(console::router())
         .fallback(not_found)
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))
-        .layer(middleware::from_fn(around_request))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            around_request,
+        ))
         .with_state(state)
 }
 
@@ -71,7 +79,11 @@ async fn remember_route(request: Request, next: Next) -> Response {
 }
 
 /// Request id, security headers, the `405` body and the request's log line.
-async fn around_request(mut request: Request, next: Next) -> Response {
+async fn around_request(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -90,7 +102,18 @@ async fn around_request(mut request: Request, next: Next) -> Response {
         .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id);
 
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // The body limit holds for every route, including those that never read a body.
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut response =
+        if declared_length.is_some_and(|length| length > REQUEST_BODY_BYTES_MAX as u64) {
+            ApiError::payload_too_large().into_response()
+        } else {
+            next.run(request).instrument(span.clone()).await
+        };
 
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -127,7 +150,11 @@ async fn around_request(mut request: Request, next: Next) -> Response {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
     let status = response.status().as_u16();
-    let latency_us = started.elapsed().as_micros() as u64;
+    let latency = started.elapsed();
+    state
+        .metrics
+        .record_request(&route, method.as_str(), status, latency);
+    let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
     response
 }

@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -18,7 +18,6 @@ use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
 use crate::db::idempotency::{self, Lookup};
 use crate::db::ledger::{self, Movement};
 use crate::db::{accounts, in_savepoint};
-use crate::domain::time::now_rfc3339;
 use crate::domain::{AccountNumber, Amount};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, Id, RequestContext};
@@ -67,11 +66,10 @@ async fn deposit(
     ctx: RequestContext,
     id: Id,
     key: IdempotencyKey,
-    method: Method,
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, method, uri, body, |_| {
+    handle(state, user, ctx, id, key, uri, body, |_| {
         Some(Kind::Deposit)
     })
     .await
@@ -83,11 +81,10 @@ async fn withdraw(
     ctx: RequestContext,
     id: Id,
     key: IdempotencyKey,
-    method: Method,
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, method, uri, body, |_| {
+    handle(state, user, ctx, id, key, uri, body, |_| {
         Some(Kind::Withdrawal)
     })
     .await
@@ -99,11 +96,10 @@ async fn transfer(
     ctx: RequestContext,
     id: Id,
     key: IdempotencyKey,
-    method: Method,
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, method, uri, body, |fields| {
+    handle(state, user, ctx, id, key, uri, body, |fields| {
         fields
             .required("to_account_number", |text| {
                 AccountNumber::parse(text).ok_or_else(|| "Account not found.".to_owned())
@@ -113,6 +109,7 @@ async fn transfer(
     .await
 }
 
+// The seven extractors every movement needs, plus the part that differs per movement.
 #[allow(clippy::too_many_arguments)]
 async fn handle(
     State(state): State<AppState>,
@@ -120,11 +117,14 @@ async fn handle(
     ctx: RequestContext,
     Id(account_id): Id,
     IdempotencyKey(key): IdempotencyKey,
-    method: Method,
     uri: Uri,
     Body(body): Body,
     read_kind: impl FnOnce(&mut Fields<'_>) -> Option<Kind>,
 ) -> Result<Response, ApiError> {
+    state.throttle.hit(
+        &format!("movements:{}", user.user_id),
+        state.config.throttle_movements_per_user_per_minute,
+    )?;
     let mut fields = Fields::new(&body);
     let kind = read_kind(&mut fields);
     let amount = fields.amount("amount");
@@ -140,7 +140,8 @@ async fn handle(
     };
     let path = format!("{}/", uri.path().trim_end_matches('/'));
     let key = key.map(|key| {
-        let fingerprint = idempotency::fingerprint(method.as_str(), &path, &body);
+        // Every movement route is a POST: the path and body tell requests apart.
+        let fingerprint = idempotency::fingerprint("POST", &path, &body);
         (key, fingerprint)
     });
     let _in_flight = match &key {
@@ -160,6 +161,12 @@ async fn handle(
         .db
         .write(move |conn| execute(conn, user.user_id, &audit_context, &request))
         .await?;
+    let outcome = match (answer.replayed, answer.status) {
+        (true, _) => "replayed",
+        (false, 200) => "success",
+        (false, _) => "refused",
+    };
+    state.metrics.record_movement(action, outcome);
     if let Some(audit_id) = answer.audit_id {
         tracing::info!(
             user_id = user.user_id,
@@ -295,9 +302,7 @@ fn execute(
             user_id,
             key,
             fingerprint,
-            status.as_u16(),
-            &body,
-            &now_rfc3339(),
+            (status.as_u16(), &body),
             now_unix,
         )?;
     }

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::http::customers::read_profile;
 use crate::http::extract::{Body, RequestContext};
 use crate::http::form::Fields;
+use crate::http::throttle::AuthThrottle;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/register", post(register))
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
 
 async fn register(
     State(state): State<AppState>,
+    _throttle: AuthThrottle,
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {

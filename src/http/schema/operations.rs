@@ -1,0 +1,643 @@
+//! Every route the API serves, with its auth, body, success answer and error answers.
+
+use serde_json::{Map, Value, json};
+
+/// Who may call an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Public,
+    User,
+    Staff,
+}
+
+/// One route and method.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation {
+    pub method: &'static str,
+    /// The documented (trailing-slash) path; `{id}` is a positive integer.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub auth: Auth,
+    /// Component schema of the JSON (or form) body.
+    pub body: Option<&'static str>,
+    /// Success status and component schema of its body (`None`: no JSON body).
+    pub success: (u16, Option<&'static str>),
+    /// Error statuses beyond those every authenticated route has (401, and 404 with `{id}`).
+    pub errors: &'static [u16],
+    /// Query parameters: name and description.
+    pub query: &'static [(&'static str, &'static str)],
+}
+
+const PAGE: [(&str, &str); 2] = [
+    (
+        "page",
+        "1-based page number (past the end: 404 \"Invalid page.\")",
+    ),
+    ("page_size", "Items per page, default 20, at most 100"),
+];
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    auth: Auth,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        summary,
+        auth,
+        body: None,
+        success: (200, None),
+        errors: &[],
+        query: &[],
+    }
+}
+
+const fn with(
+    mut operation: Operation,
+    body: Option<&'static str>,
+    success: (u16, Option<&'static str>),
+    errors: &'static [u16],
+) -> Operation {
+    operation.body = body;
+    operation.success = success;
+    operation.errors = errors;
+    operation
+}
+
+const fn query(
+    mut operation: Operation,
+    query: &'static [(&'static str, &'static str)],
+) -> Operation {
+    operation.query = query;
+    operation
+}
+
+use Auth::{Public, Staff, User};
+
+pub const OPERATIONS: &[Operation] = &[
+    with(
+        op("GET", "/healthz", "Liveness", Public),
+        None,
+        (200, Some("Health")),
+        &[],
+    ),
+    with(
+        op(
+            "GET",
+            "/readyz",
+            "Readiness: the database answers and migrations are current",
+            Public,
+        ),
+        None,
+        (200, Some("Health")),
+        &[503],
+    ),
+    op("GET", "/metrics", "Prometheus metrics (text/plain)", Public),
+    op("GET", "/api/schema/", "This OpenAPI document", Public),
+    with(
+        op(
+            "POST",
+            "/api/register/",
+            "Create a user and its customer profile",
+            Public,
+        ),
+        Some("Register"),
+        (201, Some("Registered")),
+        &[400, 413, 415, 429],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/get-token/",
+            "Trade credentials for an opaque token",
+            Public,
+        ),
+        Some("Credentials"),
+        (200, Some("Token")),
+        &[400, 413, 415, 429],
+    ),
+    with(
+        op("POST", "/api/logout/", "Revoke the presented token", User),
+        None,
+        (204, None),
+        &[],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/token/",
+            "Trade credentials for a JWT pair (simplejwt)",
+            Public,
+        ),
+        Some("Credentials"),
+        (200, Some("JwtPair")),
+        &[400, 401, 429],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/token/refresh/",
+            "Trade a refresh JWT for a new access JWT",
+            Public,
+        ),
+        Some("JwtRefresh"),
+        (200, Some("JwtAccess")),
+        &[400, 401, 429],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/customers/",
+                "The caller's customer profile (0 or 1 item)",
+                User,
+            ),
+            None,
+            (200, Some("CustomerPage")),
+            &[],
+        ),
+        &PAGE,
+    ),
+    with(
+        op(
+            "POST",
+            "/api/customers/",
+            "Create the caller's customer profile",
+            User,
+        ),
+        Some("CustomerInput"),
+        (201, Some("Customer")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "GET",
+            "/api/customers/{id}/",
+            "One customer profile (own only)",
+            User,
+        ),
+        None,
+        (200, Some("Customer")),
+        &[],
+    ),
+    with(
+        op(
+            "PUT",
+            "/api/customers/{id}/",
+            "Replace the profile (every writable field)",
+            User,
+        ),
+        Some("CustomerInput"),
+        (200, Some("Customer")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "PATCH",
+            "/api/customers/{id}/",
+            "Change some profile fields",
+            User,
+        ),
+        Some("CustomerInput"),
+        (200, Some("Customer")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "DELETE",
+            "/api/customers/{id}/",
+            "Delete the profile (refused while it has open accounts)",
+            User,
+        ),
+        None,
+        (204, None),
+        &[400],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/accounts/",
+                "The caller's accounts (not closed unless ?status=closed)",
+                User,
+            ),
+            None,
+            (200, Some("AccountPage")),
+            &[400],
+        ),
+        &[("status", "active | frozen | closed"), PAGE[0], PAGE[1]],
+    ),
+    with(
+        op("POST", "/api/accounts/", "Open an account", User),
+        Some("AccountInput"),
+        (201, Some("Account")),
+        &[400, 413, 415],
+    ),
+    with(
+        op("GET", "/api/accounts/{id}/", "One account (own only)", User),
+        None,
+        (200, Some("Account")),
+        &[],
+    ),
+    with(
+        op(
+            "PUT",
+            "/api/accounts/{id}/",
+            "Change account_type and nickname (both required)",
+            User,
+        ),
+        Some("AccountInput"),
+        (200, Some("Account")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "PATCH",
+            "/api/accounts/{id}/",
+            "Change account_type and/or nickname",
+            User,
+        ),
+        Some("AccountInput"),
+        (200, Some("Account")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "DELETE",
+            "/api/accounts/{id}/",
+            "Close the account (balance must be 0.00; its cards are cancelled)",
+            User,
+        ),
+        None,
+        (204, None),
+        &[400],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/accounts/{id}/deposit/",
+            "Deposit (optional Idempotency-Key header)",
+            User,
+        ),
+        Some("Movement"),
+        (200, Some("Posting")),
+        &[400, 409, 413, 415, 422, 429, 503],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/accounts/{id}/withdraw/",
+            "Withdraw (optional Idempotency-Key header)",
+            User,
+        ),
+        Some("Movement"),
+        (200, Some("Posting")),
+        &[400, 409, 413, 415, 422, 429, 503],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/accounts/{id}/transfer/",
+            "Transfer to any account by number (optional Idempotency-Key header)",
+            User,
+        ),
+        Some("TransferInput"),
+        (200, Some("TransferResult")),
+        &[400, 409, 413, 415, 422, 429, 503],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/accounts/{id}/statements/",
+                "Statements of one account, newest first",
+                User,
+            ),
+            None,
+            (200, Some("StatementPage")),
+            &[],
+        ),
+        &PAGE,
+    ),
+    with(
+        op(
+            "POST",
+            "/api/accounts/{id}/statements/",
+            "Generate and store a statement",
+            User,
+        ),
+        Some("StatementInput"),
+        (201, Some("Statement")),
+        &[400, 413, 415],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/transactions/",
+                "The caller's transactions, newest first",
+                User,
+            ),
+            None,
+            (200, Some("TransactionPage")),
+            &[400],
+        ),
+        &[
+            ("account", "Account id"),
+            (
+                "transaction_type",
+                "deposit | withdrawal | transfer_out | transfer_in",
+            ),
+            ("date_from", "YYYY-MM-DD, inclusive (UTC)"),
+            ("date_to", "YYYY-MM-DD, inclusive (UTC)"),
+            ("min_amount", "Decimal"),
+            ("max_amount", "Decimal"),
+            PAGE[0],
+            PAGE[1],
+        ],
+    ),
+    with(
+        op(
+            "GET",
+            "/api/transactions/{id}/",
+            "One transaction (own accounts only)",
+            User,
+        ),
+        None,
+        (200, Some("Transaction")),
+        &[],
+    ),
+    query(
+        with(
+            op("GET", "/api/cards/", "The caller's cards", User),
+            None,
+            (200, Some("CardPage")),
+            &[],
+        ),
+        &PAGE,
+    ),
+    with(
+        op(
+            "POST",
+            "/api/cards/",
+            "Issue a card; the number and CVV are shown only in this answer",
+            User,
+        ),
+        Some("CardInput"),
+        (201, Some("IssuedCard")),
+        &[400, 413, 415],
+    ),
+    with(
+        op("GET", "/api/cards/{id}/", "One card (masked)", User),
+        None,
+        (200, Some("Card")),
+        &[],
+    ),
+    with(
+        op(
+            "PATCH",
+            "/api/cards/{id}/",
+            "Freeze / unfreeze, change a credit card's limit",
+            User,
+        ),
+        Some("CardPatch"),
+        (200, Some("Card")),
+        &[400, 413, 415],
+    ),
+    with(
+        op(
+            "DELETE",
+            "/api/cards/{id}/",
+            "Cancel the card (final)",
+            User,
+        ),
+        None,
+        (204, None),
+        &[],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/statements/",
+                "The caller's statements (without transactions)",
+                User,
+            ),
+            None,
+            (200, Some("StatementPage")),
+            &[],
+        ),
+        &PAGE,
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/statements/{id}/",
+                "One statement with its transactions, oldest first",
+                User,
+            ),
+            None,
+            (200, Some("Statement")),
+            &[],
+        ),
+        &[("format", "json (default) | csv (text/csv download)")],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/admin/customers/",
+                "Staff: every customer",
+                Staff,
+            ),
+            None,
+            (200, Some("CustomerPage")),
+            &[400, 403],
+        ),
+        &[
+            ("user", "User id"),
+            ("username", "Exact username"),
+            PAGE[0],
+            PAGE[1],
+        ],
+    ),
+    query(
+        with(
+            op("GET", "/api/admin/accounts/", "Staff: every account", Staff),
+            None,
+            (200, Some("AccountPage")),
+            &[400, 403],
+        ),
+        &[
+            ("customer", "Customer id"),
+            ("user", "User id"),
+            ("status", "active | frozen | closed"),
+            ("account_number", "ACC-…"),
+            PAGE[0],
+            PAGE[1],
+        ],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/admin/transactions/",
+                "Staff: every transaction, newest first",
+                Staff,
+            ),
+            None,
+            (200, Some("TransactionPage")),
+            &[400, 403],
+        ),
+        &[
+            ("account", "Account id"),
+            ("user", "Owner's user id"),
+            ("transaction_type", "Kind"),
+            ("date_from", "YYYY-MM-DD"),
+            ("date_to", "YYYY-MM-DD"),
+            PAGE[0],
+            PAGE[1],
+        ],
+    ),
+    query(
+        with(
+            op(
+                "GET",
+                "/api/admin/audit/",
+                "Staff: the hash-chained audit log, newest first",
+                Staff,
+            ),
+            None,
+            (200, Some("AuditPage")),
+            &[400, 403],
+        ),
+        &[
+            ("user", "Actor's user id"),
+            ("account", "Account id (object)"),
+            ("action", "e.g. transfer, login_failed"),
+            ("date_from", "YYYY-MM-DD"),
+            ("date_to", "YYYY-MM-DD"),
+            PAGE[0],
+            PAGE[1],
+        ],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/admin/accounts/{id}/freeze/",
+            "Staff: freeze an account (every movement refused)",
+            Staff,
+        ),
+        None,
+        (200, Some("Account")),
+        &[400, 403],
+    ),
+    with(
+        op(
+            "POST",
+            "/api/admin/accounts/{id}/unfreeze/",
+            "Staff: unfreeze an account",
+            Staff,
+        ),
+        None,
+        (200, Some("Account")),
+        &[400, 403],
+    ),
+];
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+fn error_response(status: u16) -> Value {
+    let (description, schema) = match status {
+        400 => (
+            "Validation (field errors) or a business rule (detail and code)",
+            json!({ "oneOf": [schema_ref("FieldErrors"), schema_ref("Error")] }),
+        ),
+        401 => (
+            "Missing, invalid or expired credentials",
+            schema_ref("Error"),
+        ),
+        403 => ("Not staff", schema_ref("Error")),
+        404 => ("Not found, or not yours", schema_ref("Error")),
+        409 => (
+            "The same Idempotency-Key is still in flight",
+            schema_ref("Error"),
+        ),
+        413 => ("Body over 64 KiB", schema_ref("Error")),
+        415 => ("Body is neither JSON nor a form", schema_ref("Error")),
+        422 => (
+            "Idempotency-Key reused with a different request",
+            schema_ref("Error"),
+        ),
+        429 => ("Throttled; see Retry-After", schema_ref("Error")),
+        503 => ("Busy; retry after Retry-After", schema_ref("Error")),
+        _ => ("Error", schema_ref("Error")),
+    };
+    json!({ "description": description, "content": json_content(schema) })
+}
+
+/// One operation as an OpenAPI operation object.
+pub fn render(operation: &Operation) -> Value {
+    let mut responses = Map::new();
+    let (status, body) = operation.success;
+    let success = match body {
+        Some(name) => {
+            json!({ "description": "Success", "content": json_content(schema_ref(name)) })
+        }
+        None => json!({ "description": "Success" }),
+    };
+    responses.insert(status.to_string(), success);
+    let mut statuses: Vec<u16> = operation.errors.to_vec();
+    if operation.auth != Auth::Public {
+        statuses.push(401);
+    }
+    if operation.path.contains("{id}") {
+        statuses.push(404);
+    }
+    for status in statuses {
+        responses.insert(status.to_string(), error_response(status));
+    }
+    let mut parameters: Vec<Value> = Vec::new();
+    if operation.path.contains("{id}") {
+        parameters.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }));
+    }
+    for (name, description) in operation.query {
+        parameters.push(json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } }));
+    }
+    if operation.errors.contains(&409) {
+        parameters.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "1–255 printable ASCII characters; a retry with the same key and body is answered from the first attempt (header Idempotent-Replayed: true) without moving money again. Kept 24 hours, per user.",
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
+        }));
+    }
+    let mut rendered = json!({
+        "summary": operation.summary,
+        "operationId": format!("{}_{}", operation.method.to_ascii_lowercase(), operation.path.trim_matches('/').replace(['/', '{', '}', '-'], "_")),
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(body) = operation.body {
+        rendered["requestBody"] = json!({
+            "required": true,
+            "content": {
+                "application/json": { "schema": schema_ref(body) },
+                "application/x-www-form-urlencoded": { "schema": schema_ref(body) }
+            }
+        });
+    }
+    rendered["security"] = match operation.auth {
+        Auth::Public => json!([]),
+        Auth::User | Auth::Staff => json!([{ "tokenAuth": [] }, { "bearerAuth": [] }]),
+    };
+    rendered
+}
