@@ -49,6 +49,42 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// How often expired idempotency keys and tokens are swept, and how many rows one write
+/// deletes: small batches keep each write short, so pruning never holds up money movement.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+const PRUNE_BATCH_ROWS: u32 = 1_000;
+
+/// Deletes expired idempotency keys and tokens in the background, batch by batch.
+async fn prune_expired(db: crate::db::Db) {
+    let mut interval = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        interval.tick().await;
+        loop {
+            let now = chrono::Utc::now().timestamp();
+            let deleted = db
+                .write(move |conn| {
+                    let keys = crate::db::idempotency::prune(conn, now, PRUNE_BATCH_ROWS)?;
+                    let tokens = crate::db::users::delete_expired_tokens(conn, now)?;
+                    Ok(keys + tokens)
+                })
+                .await;
+            match deleted {
+                Ok(rows) if rows >= PRUNE_BATCH_ROWS as usize => continue,
+                Ok(rows) => {
+                    if rows > 0 {
+                        tracing::debug!(rows, "pruned expired idempotency keys and tokens");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(?error, "pruning expired rows failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -129,6 +165,7 @@ impl App {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         tokio::task::spawn_blocking(crate::auth::warm_up);
+        let pruner = tokio::spawn(prune_expired(state.db.clone()));
         let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
         axum::serve(
@@ -137,6 +174,7 @@ impl App {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        pruner.abort();
         state.db.shutdown().await;
         Ok(())
     }

@@ -133,9 +133,12 @@ pub fn delete_token(conn: &Connection, token_sha256: &[u8; 32]) -> Result<bool, 
         > 0)
 }
 
-/// Removes expired tokens (called with logins, so the table does not grow without bound).
+/// Removes up to 1,000 expired tokens (the background pruner calls it until none are left).
 pub fn delete_expired_tokens(conn: &Connection, now_unix: i64) -> Result<usize, ApiError> {
     Ok(conn
-        .prepare_cached("DELETE FROM auth_tokens WHERE expires_at <= ?1")?
+        .prepare_cached(
+            "DELETE FROM auth_tokens WHERE token_sha256 IN
+                 (SELECT token_sha256 FROM auth_tokens WHERE expires_at <= ?1 LIMIT 1000)",
+        )?
         .execute([now_unix])?)
 }

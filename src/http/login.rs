@@ -48,7 +48,6 @@ async fn get_token(
         .db
         .write(move |conn| {
             let now = chrono::Utc::now().timestamp();
-            users::delete_expired_tokens(conn, now)?;
             users::insert_token(
                 conn,
                 &sha256,
