@@ -8,6 +8,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod keys;
+mod values;
+
+use keys::KEYS;
+pub use values::{IpNet, Secret};
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -86,284 +92,6 @@ impl Default for Config {
             max_credit_limit_cents: 5_000_000,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
-        }
-    }
-}
-
-/// One configuration key: its name in `bank.toml`, its environment variable and its parser.
-struct Key {
-    name: &'static str,
-    env: &'static str,
-    set: fn(&mut Config, &str) -> Result<(), String>,
-}
-
-const KEYS: &[Key] = &[
-    Key {
-        name: "server.listen",
-        env: "BANKD_LISTEN",
-        set: |c, v| parse_into(&mut c.listen, v, "a socket address such as 127.0.0.1:8000"),
-    },
-    Key {
-        name: "database.path",
-        env: "BANKD_DATABASE",
-        set: |c, v| {
-            if v.is_empty() {
-                return Err("must not be empty".to_owned());
-            }
-            c.database_path = PathBuf::from(v);
-            Ok(())
-        },
-    },
-    Key {
-        name: "database.readers",
-        env: "BANKD_DATABASE_READERS",
-        set: |c, v| positive(&mut c.database_readers, v, 256),
-    },
-    Key {
-        name: "auth.token_ttl_seconds",
-        env: "BANKD_AUTH_TOKEN_TTL_SECONDS",
-        set: |c, v| positive(&mut c.token_ttl_seconds, v, 10 * 365 * 86_400),
-    },
-    Key {
-        name: "jwt.access_ttl_seconds",
-        env: "BANKD_JWT_ACCESS_TTL_SECONDS",
-        set: |c, v| positive(&mut c.jwt_access_ttl_seconds, v, 365 * 86_400),
-    },
-    Key {
-        name: "jwt.refresh_ttl_seconds",
-        env: "BANKD_JWT_REFRESH_TTL_SECONDS",
-        set: |c, v| positive(&mut c.jwt_refresh_ttl_seconds, v, 365 * 86_400),
-    },
-    Key {
-        name: "throttle.auth_per_ip_per_minute",
-        env: "BANKD_THROTTLE_AUTH_PER_IP_PER_MINUTE",
-        set: |c, v| bounded(&mut c.throttle_auth_per_ip_per_minute, v, 0, 1_000_000),
-    },
-    Key {
-        name: "throttle.failed_logins_per_user_per_minute",
-        env: "BANKD_THROTTLE_FAILED_LOGINS_PER_USER_PER_MINUTE",
-        set: |c, v| {
-            bounded(
-                &mut c.throttle_failed_logins_per_user_per_minute,
-                v,
-                0,
-                1_000_000,
-            )
-        },
-    },
-    Key {
-        name: "throttle.movements_per_user_per_minute",
-        env: "BANKD_THROTTLE_MOVEMENTS_PER_USER_PER_MINUTE",
-        set: |c, v| {
-            bounded(
-                &mut c.throttle_movements_per_user_per_minute,
-                v,
-                0,
-                1_000_000,
-            )
-        },
-    },
-    Key {
-        name: "limits.max_accounts_per_customer",
-        env: "BANKD_LIMITS_MAX_ACCOUNTS_PER_CUSTOMER",
-        set: |c, v| positive(&mut c.max_accounts_per_customer, v, 10_000),
-    },
-    Key {
-        name: "server.trusted_proxies",
-        env: "BANKD_SERVER_TRUSTED_PROXIES",
-        set: |c, v| {
-            c.trusted_proxies = list(v)
-                .map(|item| {
-                    IpNet::parse(item)
-                        .ok_or_else(|| format!("{item:?} is not an IP address or CIDR"))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(())
-        },
-    },
-    Key {
-        name: "cors.allowed_origins",
-        env: "BANKD_CORS_ALLOWED_ORIGINS",
-        set: |c, v| {
-            c.cors_allowed_origins = list(v)
-                .map(|origin| {
-                    let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
-                        && !origin.ends_with('/')
-                        && origin.bytes().all(|b| b.is_ascii_graphic());
-                    if valid {
-                        Ok(origin.to_owned())
-                    } else {
-                        Err(format!(
-                            "{origin:?} is not an origin like https://app.example.com"
-                        ))
-                    }
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(())
-        },
-    },
-    Key {
-        name: "database.write_batch_max",
-        env: "BANKD_DATABASE_WRITE_BATCH_MAX",
-        set: |c, v| positive(&mut c.write_batch_max, v, 10_000),
-    },
-    Key {
-        name: "database.write_queue_max",
-        env: "BANKD_DATABASE_WRITE_QUEUE_MAX",
-        set: |c, v| positive(&mut c.write_queue_max, v, 1_000_000),
-    },
-    Key {
-        name: "jwt.secret",
-        env: "BANKD_JWT_SECRET",
-        set: |c, v| {
-            c.jwt_secret = secret(v, "jwt.secret")?;
-            Ok(())
-        },
-    },
-    Key {
-        name: "cards.hash_key",
-        env: "BANKD_CARDS_HASH_KEY",
-        set: |c, v| {
-            c.cards_hash_key = secret(v, "cards.hash_key")?;
-            Ok(())
-        },
-    },
-    Key {
-        name: "cards.iin_prefix",
-        env: "BANKD_CARDS_IIN_PREFIX",
-        set: |c, v| {
-            if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
-                return Err(format!("must be six digits not starting with 0, got {v:?}"));
-            }
-            c.cards_iin_prefix = v.to_owned();
-            Ok(())
-        },
-    },
-    Key {
-        name: "cards.validity_years",
-        env: "BANKD_CARDS_VALIDITY_YEARS",
-        set: |c, v| positive(&mut c.cards_validity_years, v, 20),
-    },
-    Key {
-        name: "cards.max_per_account",
-        env: "BANKD_CARDS_MAX_PER_ACCOUNT",
-        set: |c, v| positive(&mut c.cards_max_per_account, v, 100),
-    },
-    Key {
-        name: "limits.max_credit_limit",
-        env: "BANKD_LIMITS_MAX_CREDIT_LIMIT",
-        set: |c, v| {
-            let cents = crate::domain::Amount::parse(v)
-                .map_err(|e| format!("{e} (a decimal such as \"50000.00\")"))?;
-            c.max_credit_limit_cents = cents.cents();
-            Ok(())
-        },
-    },
-    Key {
-        name: "log.format",
-        env: "BANKD_LOG_FORMAT",
-        set: |c, v| {
-            c.log_format = match v {
-                "pretty" => LogFormat::Pretty,
-                "json" => LogFormat::Json,
-                _ => return Err(format!("must be \"pretty\" or \"json\", not {v:?}")),
-            };
-            Ok(())
-        },
-    },
-    Key {
-        name: "log.level",
-        env: "BANKD_LOG_LEVEL",
-        set: |c, v| {
-            tracing_subscriber::EnvFilter::try_new(v)
-                .map_err(|e| format!("not a log filter ({e})"))?;
-            c.log_level = v.to_owned();
-            Ok(())
-        },
-    },
-];
-
-/// A secret value (JWT key, card hashing key): never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Self(bytes)
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// A secret of at least 32 bytes; an empty value means "generate one and keep it in the
-/// database".
-fn secret(value: &str, name: &str) -> Result<Option<Secret>, String> {
-    match value.len() {
-        0 => Ok(None),
-        1..32 => Err(format!(
-            "{name} must be at least 32 characters (use e.g. `openssl rand -hex 32`)"
-        )),
-        _ => Ok(Some(Secret(value.as_bytes().to_vec()))),
-    }
-}
-
-/// Splits a comma-separated list (the environment's form of a TOML array).
-fn list(value: &str) -> impl Iterator<Item = &str> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-}
-
-/// An IP network: an address and a prefix length (a bare address is a /32 or /128).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpNet {
-    address: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn parse(text: &str) -> Option<Self> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
-            None => (text.parse().ok()?, None),
-        };
-        let max = match address {
-            std::net::IpAddr::V4(_) => 32,
-            std::net::IpAddr::V6(_) => 128,
-        };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { address, prefix })
-    }
-
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr::{V4, V6};
-        let ip = match ip {
-            V6(v6) => v6.to_ipv4_mapped().map_or(V6(v6), V4),
-            other => other,
-        };
-        match (self.address, ip) {
-            (V4(net), V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (V6(net), V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
         }
     }
 }
@@ -467,38 +195,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn parse_into<T: std::str::FromStr>(
-    slot: &mut T,
-    value: &str,
-    expected: &str,
-) -> Result<(), String> {
-    *slot = value
-        .parse()
-        .map_err(|_| format!("expected {expected}, got {value:?}"))?;
-    Ok(())
-}
-
-fn bounded<T>(slot: &mut T, value: &str, min: T, max: T) -> Result<(), String>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    let parsed: T = value
-        .parse()
-        .map_err(|_| format!("expected a whole number, got {value:?}"))?;
-    if parsed < min || parsed > max {
-        return Err(format!("must be between {min} and {max}, got {parsed}"));
-    }
-    *slot = parsed;
-    Ok(())
-}
-
-fn positive<T>(slot: &mut T, value: &str, max: T) -> Result<(), String>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy + From<u8>,
-{
-    bounded(slot, value, T::from(1), max)
 }
 
 /// Every key with its environment variable, for `bank.toml.example` checks and docs.
@@ -616,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_example_file_documents_every_key_and_loads() {
-        let example = include_str!("../bank.toml.example");
+        let example = include_str!("../../bank.toml.example");
         for (name, env) in documented_keys() {
             let key = name.split_once('.').map(|(_, k)| k).unwrap_or(name);
             assert!(
