@@ -2,6 +2,10 @@
 //!
 //! Served with their content type, an `ETag` (so a reload costs a `304`), and a strict Content
 //! Security Policy: everything from this origin only, no inline script, never framed.
+//!
+//! The console is a single-page app: every page path below answers the same `index.html`, and
+//! `static/js/app.js` picks the page from the path. The paths are routed here so that a reload
+//! or a bookmarked link works. (Trailing slashes are trimmed before routing.)
 
 use axum::Router;
 use axum::extract::Path;
@@ -19,11 +23,26 @@ struct Assets;
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The console's page paths, each answered with `index.html`.
+const PAGES: &[&str] = &[
+    "/",
+    "/api-auth/login",
+    "/api-auth/logout",
+    "/register",
+    "/accounts/{id}",
+    "/profile",
+    "/explorer",
+    "/cards",
+    "/statements",
+    "/statements/{id}",
+    "/staff",
+    "/staff/{section}",
+];
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/api-auth/login", get(index))
-        .route("/api-auth/logout", get(index))
+    PAGES
+        .iter()
+        .fold(Router::new(), |router, path| router.route(path, get(index)))
         .route("/static/{*path}", get(asset))
 }
 
@@ -72,6 +91,7 @@ fn content_type(path: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("json") => "application/json",
+        Some("png") => "image/png",
         Some("txt") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
