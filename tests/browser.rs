@@ -242,13 +242,24 @@ async fn a_refused_withdrawal_shows_the_contracts_message_next_to_the_form() {
         .goto(&format!("{}/accounts/{account_id}/", app.url))
         .await;
     browser.wait_for("#withdraw-form").await;
+
+    // A double click deposits once.
+    browser.fill("#deposit-form-amount", "5.00").await;
+    browser
+        .script("const b = document.querySelector('#deposit-form button[type=submit]'); b.click(); b.click();")
+        .await;
+    browser
+        .wait_text("#deposit-form .form-message", "New balance: 25.00.")
+        .await;
+    browser.wait_count("#transactions tbody tr", 2).await;
+    browser.wait_text("#account-balance", "25.00").await;
     let key = browser.idempotency_key("#withdraw-form").await;
     browser.fill("#withdraw-form-amount", "1000.00").await;
     browser.click("#withdraw-form button[type=submit]").await;
     browser
         .wait_text("#withdraw-form .form-message", "Insufficient funds.")
         .await;
-    assert_eq!(browser.text("#account-balance").await, "20.00");
+    assert_eq!(browser.text("#account-balance").await, "25.00");
     assert_ne!(browser.idempotency_key("#withdraw-form").await, key);
 
     // A field error on the amount lands next to the amount.
@@ -398,7 +409,7 @@ async fn staff_see_every_account_and_can_freeze_one() {
     browser.goto(&format!("{}/", app.url)).await;
     browser.click("#nav a[href='/staff/']").await;
     browser.wait_text("main", account_number).await;
-    browser.click("main tbody tr td:last-child button").await;
+    browser.click("main tbody tr .actions button").await;
     browser.wait_text(".form-message", "frozen").await;
     browser.wait_text("main tbody tr .badge", "Frozen").await;
     browser.screenshot_full("staff-accounts").await;
@@ -417,6 +428,63 @@ async fn staff_see_every_account_and_can_freeze_one() {
             .await,
         json!(0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_balance_chart_draws_ten_thousand_points_and_one_point() {
+    let _one_at_a_time = BROWSER_LOCK.lock().await;
+    let Some(browser) = Browser::launch("chart").await else {
+        return;
+    };
+    let app = spawn_app().await;
+    browser.goto(&format!("{}/api-auth/login/", app.url)).await;
+    browser.wait_for("#login-form").await;
+
+    // The chart module, fed a year of synthetic history (a random walk), and a single point.
+    browser
+        .script(
+            "import('/static/js/chart.js').then((chart) => {
+               const day = 86400000, start = Date.UTC(2025, 0, 1);
+               let cents = 50000;
+               const rows = Array.from({ length: 10000 }, (_, i) => {
+                 cents = Math.max(0, cents + Math.round(Math.sin(i / 300) * 4000 + (Math.random() - 0.5) * 6000));
+                 const at = new Date(start + i * 365 * day / 10000).toISOString();
+                 return { id: i + 1, created_at: at, balance_after: (cents / 100).toFixed(2) };
+               });
+               const main = document.querySelector('main');
+               main.replaceChildren();
+               for (const [id, data] of [['many', rows], ['one', rows.slice(0, 1)]]) {
+                 const holder = document.createElement('section');
+                 holder.id = `chart-${id}`;
+                 holder.className = 'card';
+                 main.append(holder);
+                 holder.append(chart.balanceChart(chart.pointsFrom(data)));
+               }
+             });",
+        )
+        .await;
+    browser.wait_for("#chart-many svg path.chart-line").await;
+    browser.wait_for("#chart-one svg path.chart-line").await;
+    let drawn = browser
+        .script(
+            "const d = document.querySelector('#chart-many path.chart-line').getAttribute('d');
+             return { steps: (d.match(/H/g) || []).length, labels: document.querySelectorAll('#chart-many .chart-label').length,
+                      summary: document.querySelector('#chart-many svg').getAttribute('aria-label') }",
+        )
+        .await;
+    let steps = drawn["steps"].as_u64().unwrap_or_default();
+    assert!(
+        (100..5000).contains(&steps),
+        "10,000 points are downsampled to a few per pixel column: {drawn}"
+    );
+    assert!(drawn["labels"].as_u64().unwrap_or_default() >= 6, "{drawn}");
+    assert!(
+        drawn["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("10000 transactions")),
+        "{drawn}"
+    );
+    browser.screenshot_full("chart-10000-and-1").await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -96,9 +96,10 @@ function drawChart(points, width, readout) {
   for (let i = 1; i < drawn.length; i += 1) {
     line += `H${x(drawn[i].time).toFixed(1)}V${y(drawn[i].value).toFixed(1)}`;
   }
-  if (points.length === 1) line = `M${MARGIN.left},${y(first.value).toFixed(1)}H${MARGIN.left + plotWidth}`;
+  // One point: the balance holds from that transaction on, to the right edge.
+  if (points.length === 1) line = `M${x(first.time).toFixed(1)},${y(first.value).toFixed(1)}H${MARGIN.left + plotWidth}`;
   const endX = points.length === 1 ? MARGIN.left + plotWidth : x(last.time);
-  const startX = points.length === 1 ? MARGIN.left : x(first.time);
+  const startX = x(first.time);
   const baseline = y(0).toFixed(1);
   root.append(
     svg('path', { d: `${line}V${baseline}H${startX.toFixed(1)}Z`, class: 'chart-area' }),
@@ -191,8 +192,22 @@ function timeTicks(min, max, count) {
   const span = max - min;
   const step = TIME_STEPS.find((s) => span / s <= count) || 365 * DAY * Math.ceil(span / (365 * DAY * count));
   const ticks = [];
-  for (let t = Math.ceil(min / step) * step; t <= max; t += step) ticks.push(t);
+  if (step >= 30 * DAY) {
+    // Whole months (1, 3, 6, 12, ...) start on the first of a month.
+    const months = Math.max(1, Math.round(step / (30.4 * DAY)));
+    const start = new Date(min);
+    let index = start.getUTCFullYear() * 12 + start.getUTCMonth();
+    if (monthStart(index) < min) index += 1;
+    index = Math.ceil(index / months) * months;
+    for (let t = monthStart(index); t <= max; index += months, t = monthStart(index)) ticks.push(t);
+  } else {
+    for (let t = Math.ceil(min / step) * step; t <= max; t += step) ticks.push(t);
+  }
   return ticks.length >= 2 ? ticks : [min, max];
+}
+
+function monthStart(index) {
+  return Date.UTC(Math.floor(index / 12), index % 12, 1);
 }
 
 function formatValue(value) {

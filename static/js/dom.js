@@ -219,14 +219,19 @@ export function statusBadge(status) {
   return h('span', { class: `badge badge-${String(status).toLowerCase()}` }, titleCase(status));
 }
 
-/// "Previous / Page n of m / Next" for a DRF page envelope.
+/// "Previous / Page n of m / Next" for a DRF page envelope; just the count when one page holds
+/// everything. `noun` is plural ("transactions").
 export function pager(envelope, page, pageSize, onPage, noun = 'items') {
+  const counted = `${envelope.count} ${envelope.count === 1 ? noun.replace(/s$/, '') : noun}`;
+  if (!envelope.next && !envelope.previous) {
+    return h('p', { class: 'pager pager-single muted' }, counted);
+  }
   const pages = Math.max(1, Math.ceil(envelope.count / pageSize));
   return h(
     'nav',
     { class: 'pager', 'aria-label': 'Pages' },
     h('button', { type: 'button', class: 'button', disabled: !envelope.previous, onClick: () => onPage(page - 1) }, '← Previous'),
-    h('span', { class: 'pager-status' }, `Page ${page} of ${pages} · ${envelope.count} ${noun}`),
+    h('span', { class: 'pager-status' }, `Page ${page} of ${pages} · ${counted}`),
     h('button', { type: 'button', class: 'button', disabled: !envelope.next, onClick: () => onPage(page + 1) }, 'Next →'),
   );
 }

@@ -184,10 +184,36 @@ pub fn delete_session_blocking(port: u16, session_id: &str) {
     let request = format!(
         "DELETE /session/{session_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     );
-    if stream.write_all(request.as_bytes()).is_ok() {
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
     }
+    // chromedriver answers once Chromium has quit, but keeps the connection open: read until
+    // the whole answer is in, not until the end of the stream.
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(read) = stream.read(&mut chunk) {
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        if response_complete(&answer) {
+            break;
+        }
+    }
+}
+
+/// Whether `answer` holds an HTTP response's head and its `Content-Length` bytes of body.
+fn response_complete(answer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok());
+    length.is_none_or(|length| body.len() >= length)
 }
 
 /// Standard base64 (WebDriver's screenshot encoding), ignoring whitespace.

@@ -5,7 +5,7 @@
 // server adds later appears without a console change.
 
 import { api } from '../api.js';
-import { actionButton, h, pager, replace, statusBadge, titleCase } from '../dom.js';
+import { actionButton, dateTime, h, pager, replace, statusBadge, titleCase } from '../dom.js';
 
 const SECTIONS = [
   ['accounts', 'Accounts'],
@@ -14,6 +14,7 @@ const SECTIONS = [
   ['audit', 'Audit log'],
 ];
 const PAGE_SIZE = 25;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
 export async function staffPage(container, context) {
   const current = context.params.section || 'accounts';
@@ -66,12 +67,24 @@ export async function staffPage(container, context) {
 
   function table(rows) {
     if (!rows.length) return h('p', { class: 'muted' }, 'Nothing here.');
-    const columns = Object.keys(rows[0]).filter((key) => typeof rows[0][key] !== 'object' || rows[0][key] === null);
+    const columns = Object.keys(rows[0]);
+    const withActions = current === 'accounts';
     return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Results' }, h('table', { class: 'table compact' },
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, titleCase(c))), current === 'accounts' ? h('th', { scope: 'col' }, 'Actions') : null)),
-      h('tbody', {}, rows.map((row) => h('tr', {},
-        columns.map((c) => h('td', { class: 'nowrap' }, c === 'status' ? statusBadge(row[c]) : row[c] === null ? '—' : String(row[c]))),
-        current === 'accounts' ? h('td', {}, freezeButton(row)) : null)))));
+      h('thead', {}, h('tr', {}, withActions ? h('th', { scope: 'col' }, 'Actions') : null, columns.map((c) => h('th', { scope: 'col' }, titleCase(c))))),
+      h('tbody', {}, rows.map((row) => h('tr', { 'data-id': row.id },
+        withActions ? h('td', { class: 'actions' }, freezeButton(row)) : null,
+        columns.map((c) => h('td', { class: 'nowrap' }, cell(c, row[c]))))))));
+  }
+
+  function cell(column, value) {
+    if (value === null || value === undefined || value === '') return h('span', { class: 'muted' }, '—');
+    if (column === 'status') return statusBadge(value);
+    if (typeof value === 'object') {
+      const json = JSON.stringify(value);
+      return h('code', { title: json }, json.length > 80 ? `${json.slice(0, 77)}…` : json);
+    }
+    if (typeof value === 'string' && RFC3339.test(value)) return h('time', { datetime: value, title: value }, dateTime(value));
+    return String(value);
   }
 
   function freezeButton(account) {
