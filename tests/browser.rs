@@ -190,6 +190,26 @@ async fn a_customer_registers_opens_two_accounts_moves_money_and_logs_out() {
     browser.click("#explorer-form button[type=submit]").await;
     browser.wait_text("#explorer-status", "200").await;
     browser.wait_text("#explorer-body", &savings_number).await;
+    let routes = browser
+        .script("return document.querySelectorAll('.route-list .route').length")
+        .await;
+    assert!(routes.as_u64().unwrap_or_default() >= 20, "{routes} routes");
+    browser
+        .script(
+            "[...document.querySelectorAll('.route-list .route')]
+               .find((b) => b.textContent.startsWith('POST') && b.textContent.includes('/deposit/')).click()",
+        )
+        .await;
+    assert!(
+        browser
+            .value("#explorer-form-body")
+            .await
+            .contains("\"amount\"")
+    );
+    assert_eq!(
+        browser.value("#explorer-form-idempotency_key").await.len(),
+        36
+    );
     browser.screenshot_full("explorer").await;
 
     // Narrow screens.
@@ -259,6 +279,7 @@ async fn a_refused_withdrawal_shows_the_contracts_message_next_to_the_form() {
     browser
         .wait_text("#withdraw-form .form-message", "Insufficient funds.")
         .await;
+    browser.screenshot("account-insufficient-funds").await;
     assert_eq!(browser.text("#account-balance").await, "25.00");
     assert_ne!(browser.idempotency_key("#withdraw-form").await, key);
 
@@ -272,6 +293,23 @@ async fn a_refused_withdrawal_shows_the_contracts_message_next_to_the_form() {
         )
         .await;
     browser.screenshot_full("account-refused-withdrawal").await;
+
+    // A bad filter is a field error next to the filter; a good one narrows the table.
+    browser.fill("#filter-form-min_amount", "lots").await;
+    browser.click("#filter-form button[type=submit]").await;
+    browser
+        .wait_text("#filter-form-min_amount-error", "Enter a number.")
+        .await;
+    browser.fill("#filter-form-min_amount", "10").await;
+    browser.click("#filter-form button[type=submit]").await;
+    browser.wait_count("#transactions tbody tr", 1).await;
+
+    // Closing an account that holds money is refused, with the API's reason.
+    browser.click("#close-account button").await;
+    browser.click("#close-account .button.danger").await;
+    browser
+        .wait_text("#close-account .form-message", "balance")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,8 +44,9 @@ async function loadRoutes() {
       const routes = [];
       for (const [path, operations] of Object.entries(answer.body.paths)) {
         for (const [method, operation] of Object.entries(operations || {})) {
-          if (!METHODS.includes(method.toUpperCase())) continue;
-          routes.push([method.toUpperCase(), path, (operation && (operation.summary || operation.operationId)) || '']);
+          if (!METHODS.includes(method.toUpperCase()) || !operation) continue;
+          const idempotent = (operation.parameters || []).some((p) => p && p.in === 'header' && p.name === 'Idempotency-Key');
+          routes.push([method.toUpperCase(), path, operation.summary || operation.operationId || '', exampleBody(answer.body, operation), idempotent]);
         }
       }
       if (routes.length) return { routes, source: 'from /api/schema/' };
@@ -56,16 +57,36 @@ async function loadRoutes() {
   return { routes: BUILT_IN_ROUTES, source: 'built-in list' };
 }
 
+/// An example body for an operation: its JSON schema's writable properties with their
+/// example, first choice, or an empty value.
+function exampleBody(document, operation) {
+  const content = operation.requestBody && operation.requestBody.content;
+  let schema = content && content['application/json'] && content['application/json'].schema;
+  for (let depth = 0; schema && schema.$ref && depth < 5; depth += 1) {
+    const name = schema.$ref.replace('#/components/schemas/', '');
+    schema = document.components && document.components.schemas && document.components.schemas[name];
+  }
+  if (!schema || !schema.properties) return undefined;
+  const example = {};
+  for (const [name, property] of Object.entries(schema.properties)) {
+    if (!property || property.readOnly) continue;
+    if (property.example !== undefined) example[name] = property.example;
+    else if (Array.isArray(property.enum) && property.enum.length) example[name] = property.enum.find((v) => v !== null) ?? null;
+    else example[name] = '';
+  }
+  return example;
+}
+
 export async function explorerPage(container, context) {
   const { routes, source } = await loadRoutes();
   if (!context.alive()) return;
   const requestForm = buildForm();
   const result = h('div', { class: 'explorer-result', 'aria-live': 'polite', id: 'explorer-result' }, h('p', { class: 'muted' }, 'Choose a route or type a path, then send.'));
-  const routeList = h('ul', { class: 'route-list' }, routes.map(([method, path, summary, example]) =>
+  const routeList = h('ul', { class: 'route-list' }, routes.map(([method, path, summary, example, idempotent]) =>
     h('li', {}, h('button', {
       type: 'button',
       class: 'route',
-      onClick: () => choose(requestForm, method, path, example),
+      onClick: () => choose(requestForm, method, path, example, idempotent ?? (method === 'POST' && MONEY_PATH.test(path))),
     }, h('span', { class: `method method-${method.toLowerCase()}` }, method), h('code', {}, path), summary ? h('span', { class: 'route-summary' }, summary) : null))));
 
   requestForm.addEventListener('submit', (event) => {
@@ -91,18 +112,18 @@ function buildForm() {
       field(id, { name: 'method', label: 'Method', type: 'select', options: METHODS.map((m) => [m, m]), markOptional: false }),
       field(id, { name: 'path', label: 'Path and query', value: '/api/accounts/', required: true, spellcheck: 'false', autocapitalize: 'none' })),
     field(id, { name: 'body', label: 'JSON body', type: 'textarea', rows: 7, spellcheck: 'false', hint: 'Sent for POST, PUT and PATCH.', class: 'code-input' }),
-    field(id, { name: 'idempotency_key', label: 'Idempotency-Key', hint: 'A fresh key is filled in for deposits, withdrawals and transfers.', spellcheck: 'false' }),
+    field(id, { name: 'idempotency_key', label: 'Idempotency-Key', hint: 'Filled in for deposits, withdrawals and transfers. Send again with the same key to see the replay; choose the route again for a new key.', spellcheck: 'false' }),
     h('div', { class: 'checkbox' },
       h('input', { type: 'checkbox', id: `${id}-auth`, name: 'auth', checked: Boolean(session.token), disabled: !session.token }),
       h('label', { for: `${id}-auth` }, 'Send my token (Authorization: Token …)')),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Send request')));
 }
 
-function choose(requestForm, method, path, example) {
+function choose(requestForm, method, path, example, idempotent) {
   requestForm.elements.method.value = method;
   requestForm.elements.path.value = path;
   requestForm.elements.body.value = example && ['POST', 'PUT', 'PATCH'].includes(method) ? JSON.stringify(example, null, 2) : '';
-  requestForm.elements.idempotency_key.value = method === 'POST' && MONEY_PATH.test(path) ? newIdempotencyKey() : '';
+  requestForm.elements.idempotency_key.value = idempotent ? newIdempotencyKey() : '';
   const target = path.includes('{') ? requestForm.elements.path : requestForm.querySelector('button[type=submit]');
   target.focus();
   if (target === requestForm.elements.path) {
@@ -132,7 +153,6 @@ async function sendFrom(requestForm, result) {
   try {
     const answer = await send(method, path, { body: withBody ? elements.body.value : undefined, headers, auth: elements.auth.checked });
     showAnswer(result, method, path, answer, Math.round(performance.now() - started));
-    if (MONEY_PATH.test(path) && answer.status < 500 && answer.status !== 409) elements.idempotency_key.value = key ? newIdempotencyKey() : '';
   } catch (error) {
     if (error instanceof ApiError && error.expired) return;
     message.className = 'form-message error';
