@@ -195,9 +195,24 @@ impl TestApp {
         token: &str,
         body: Option<Value>,
     ) -> ApiResponse {
+        self.request_with(method, path, token, body, &[]).await
+    }
+
+    /// Like `request`, with extra headers (`Idempotency-Key`, `X-Request-Id`, ...).
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> ApiResponse {
         let mut request = self.raw(method, path);
         if !token.is_empty() {
             request = request.header("Authorization", format!("Token {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some(body) = body {
             request = request.json(&body);
@@ -253,6 +268,28 @@ impl TestApp {
     /// Registers a fresh user and returns its token.
     pub async fn new_user(&self) -> String {
         self.new_named_user().await.1
+    }
+
+    /// Registers a fresh user, makes it staff with SQL (there is no API for that) before its
+    /// token is first used, and returns its username and token.
+    pub async fn new_staff_user(&self) -> (String, String) {
+        let (username, token) = self.new_named_user().await;
+        self.execute_sql(
+            "UPDATE users SET is_staff = 1 WHERE username = ?1",
+            [&username],
+        );
+        (username, token)
+    }
+
+    /// A user's id (the API never shows it to customers).
+    pub fn user_id(&self, username: &str) -> i64 {
+        match self.query_sql("SELECT id FROM users WHERE username = ?1", [username])[..] {
+            [ref row] => match row[..] {
+                [rusqlite::types::Value::Integer(id)] => id,
+                _ => panic!("no id for {username}"),
+            },
+            _ => panic!("no user {username}"),
+        }
     }
 
     /// The id of the caller's customer profile.
@@ -332,10 +369,45 @@ impl TestApp {
     /// changed. Only for arrangements the API cannot make (a balance near the cap, a frozen
     /// account, an expired schema); every assertion still goes through HTTP.
     pub fn execute_sql(&self, sql: &str, params: impl rusqlite::Params) -> usize {
+        self.try_execute_sql(sql, params)
+            .expect("the statement runs")
+    }
+
+    /// Like `execute_sql`, but hands back SQLite's refusal (a trigger, a constraint) instead of
+    /// panicking.
+    pub fn try_execute_sql(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<usize> {
+        self.sql_connection().execute(sql, params)
+    }
+
+    /// Runs one query directly on the app's database file and returns every row as SQLite
+    /// values. For arrangements (ids the API does not show) and for checking what is stored
+    /// (a card number must never be).
+    pub fn query_sql(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Vec<Vec<rusqlite::types::Value>> {
+        let conn = self.sql_connection();
+        let mut statement = conn.prepare(sql).expect("the query prepares");
+        let columns = statement.column_count();
+        statement
+            .query_map(params, |row| {
+                (0..columns).map(|index| row.get(index)).collect()
+            })
+            .expect("the query runs")
+            .collect::<rusqlite::Result<_>>()
+            .expect("the rows read")
+    }
+
+    fn sql_connection(&self) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open(&self.database_path).expect("open the database");
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .expect("busy timeout");
-        conn.execute(sql, params).expect("the statement runs")
+        conn
     }
 
     /// Everything a user can observe about their own data: profile, accounts (open and

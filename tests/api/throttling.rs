@@ -1,0 +1,390 @@
+//! The service's edges (contract §2, §10, issue 4): throttling per IP, per username and per
+//! user, the client IP behind trusted proxies, CORS from configuration, and `/metrics`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{
+    ApiResponse, NO_TOKEN, PASSWORD, TestApp, assert_detail, registration_body, spawn_app,
+    spawn_app_with,
+};
+
+/// Asserts a `429` in the contract's shape, with `Retry-After` matching the body's wait.
+#[track_caller]
+fn assert_throttled(response: &ApiResponse) {
+    assert_eq!(
+        response.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        response.body
+    );
+    assert_detail(&response.body, "throttled");
+    let retry_after = response
+        .header("retry-after")
+        .expect("a Retry-After header");
+    let seconds: u64 = retry_after.parse().expect("whole seconds");
+    assert!((1..=60).contains(&seconds), "Retry-After: {retry_after}");
+    assert_eq!(
+        response.body["detail"],
+        format!("Request was throttled. Expected available in {seconds} seconds.")
+    );
+}
+
+/// `POST /api/get-token/` with `password`, optionally with an `X-Forwarded-For`.
+async fn get_token(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> ApiResponse {
+    let headers: Vec<(&str, &str)> = forwarded_for
+        .map(|value| ("X-Forwarded-For", value))
+        .into_iter()
+        .collect();
+    app.request_with(
+        Method::POST,
+        "/api/get-token/",
+        NO_TOKEN,
+        Some(json!({ "username": username, "password": password })),
+        &headers,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_auth_routes_share_a_per_ip_limit_and_answer_429_past_it() {
+    let app = spawn_app_with(|config| config.throttle_auth_per_ip_per_minute = 3).await;
+    app.register("limited").await.expect(StatusCode::CREATED);
+    let token = app.login("limited", PASSWORD).await;
+    get_token(&app, "limited", PASSWORD, None)
+        .await
+        .expect(StatusCode::OK);
+
+    let fourth = get_token(&app, "limited", PASSWORD, None).await;
+    let jwt = app
+        .post(
+            "/api/token/",
+            NO_TOKEN,
+            json!({ "username": "limited", "password": PASSWORD }),
+        )
+        .await;
+    let refresh = app
+        .post("/api/token/refresh/", NO_TOKEN, json!({ "refresh": "x" }))
+        .await;
+    let register = app.register("another").await;
+    let other_route = app.get("/api/accounts/", &token).await;
+
+    for refused in [&fourth, &jwt, &refresh, &register] {
+        assert_throttled(refused);
+    }
+    assert_eq!(
+        other_route.status,
+        StatusCode::OK,
+        "only auth routes are limited per IP"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_for_one_username_are_cut_off_even_with_the_right_password() {
+    let app = spawn_app_with(|config| config.throttle_failed_logins_per_user_per_minute = 2).await;
+    let (target, _) = app.new_named_user().await;
+    let (bystander, _) = app.new_named_user().await;
+
+    let failures = [
+        get_token(&app, &target, "wrong-password-1", None).await,
+        get_token(&app, &target, "wrong-password-2", None).await,
+    ];
+    let right_password = get_token(&app, &target, PASSWORD, None).await;
+    let other_case = get_token(&app, &target.to_uppercase(), PASSWORD, None).await;
+    let jwt = app
+        .post(
+            "/api/token/",
+            NO_TOKEN,
+            json!({ "username": target, "password": PASSWORD }),
+        )
+        .await;
+    let bystander_failure = get_token(&app, &bystander, "wrong-password-3", None).await;
+    let bystander_login = get_token(&app, &bystander, PASSWORD, None).await;
+
+    for failure in failures {
+        assert_eq!(failure.status, StatusCode::BAD_REQUEST, "{}", failure.body);
+    }
+    assert_throttled(&right_password);
+    assert_throttled(&other_case);
+    assert_throttled(&jwt);
+    assert_eq!(bystander_failure.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bystander_login.status,
+        StatusCode::OK,
+        "{}",
+        bystander_login.body
+    );
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count_as_failures() {
+    let app = spawn_app_with(|config| config.throttle_failed_logins_per_user_per_minute = 1).await;
+    let (username, _) = app.new_named_user().await;
+
+    for _ in 0..3 {
+        get_token(&app, &username, PASSWORD, None)
+            .await
+            .expect(StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn money_movements_are_limited_per_user() {
+    let app = spawn_app_with(|config| config.throttle_movements_per_user_per_minute = 2).await;
+    let token = app.new_user().await;
+    let other = app.new_user().await;
+    let (account, _) = app.open_account(&token).await;
+    let (others_account, _) = app.open_account(&other).await;
+    app.deposit(&token, account, "10.00")
+        .await
+        .expect(StatusCode::OK);
+    app.withdraw(&token, account, "1.00")
+        .await
+        .expect(StatusCode::OK);
+
+    let third = app.deposit(&token, account, "5.00").await;
+    let other_users = app.deposit(&other, others_account, "5.00").await;
+
+    assert_throttled(&third);
+    assert_eq!(app.balance(&token, account).await, "9.00");
+    assert_eq!(app.transaction_count(&token).await, 2);
+    assert_eq!(other_users.status, StatusCode::OK, "{}", other_users.body);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_without_trusted_proxies() {
+    let app = spawn_app_with(|config| config.throttle_auth_per_ip_per_minute = 2).await;
+
+    let first = get_token(&app, "nobody", "whatever-1", Some("198.51.100.1")).await;
+    let second = get_token(&app, "nobody", "whatever-2", Some("198.51.100.2")).await;
+    let spoofed = get_token(&app, "nobody", "whatever-3", Some("198.51.100.3")).await;
+
+    assert_eq!(first.status, StatusCode::BAD_REQUEST);
+    assert_eq!(second.status, StatusCode::BAD_REQUEST);
+    assert_throttled(&spoofed);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_a_trusted_proxy_gives_each_client_its_own_limit() {
+    let app = spawn_app_with(|config| {
+        config.throttle_auth_per_ip_per_minute = 2;
+        config.trusted_proxies =
+            vec![bankd::config::IpNet::parse("127.0.0.1").expect("an address")];
+    })
+    .await;
+    for attempt in 0..2 {
+        let answer = get_token(&app, "nobody", "whatever", Some("198.51.100.1")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "attempt {attempt}");
+    }
+
+    let same_client = get_token(&app, "nobody", "whatever", Some("198.51.100.1")).await;
+    let prepended = get_token(
+        &app,
+        "nobody",
+        "whatever",
+        Some("203.0.113.50, 198.51.100.1"),
+    )
+    .await;
+    let other_client = get_token(&app, "nobody", "whatever", Some("198.51.100.2")).await;
+    let the_proxy_itself = get_token(&app, "nobody", "whatever", None).await;
+
+    assert_throttled(&same_client);
+    assert_throttled(&prepended);
+    assert_eq!(
+        other_client.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        other_client.body
+    );
+    assert_eq!(the_proxy_itself.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_audit_log_records_the_forwarded_client_ip_only_from_a_trusted_proxy() {
+    let trusting = spawn_app_with(|config| {
+        config.trusted_proxies =
+            vec![bankd::config::IpNet::parse("127.0.0.0/8").expect("a network")];
+    })
+    .await;
+    let distrusting = spawn_app().await;
+    let mut seen = Vec::new();
+
+    for app in [&trusting, &distrusting] {
+        app.request_with(
+            Method::POST,
+            "/api/register/",
+            NO_TOKEN,
+            Some(registration_body("forwarded")),
+            &[("X-Forwarded-For", "203.0.113.9")],
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let (_, staff) = app.new_staff_user().await;
+        let rows = app
+            .get("/api/admin/audit/?action=register", &staff)
+            .await
+            .expect(StatusCode::OK);
+        let row = rows["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|row| row["details"]["username"] == "forwarded")
+            .cloned()
+            .expect("the register row");
+        seen.push(row["client_ip"].clone());
+    }
+
+    assert_eq!(seen, [json!("203.0.113.9"), json!("127.0.0.1")]);
+}
+
+/// A CORS preflight for `POST /api/accounts/` from `origin`.
+async fn preflight(app: &TestApp, origin: &str) -> ApiResponse {
+    let request = app
+        .raw(Method::OPTIONS, "/api/accounts/")
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, idempotency-key",
+        );
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default() {
+    let app = spawn_app().await;
+    let token = app.new_user().await;
+
+    let options = preflight(&app, "https://app.example.com").await;
+    let get = app
+        .send(
+            app.raw(Method::GET, "/api/accounts/")
+                .header("Authorization", format!("Token {token}"))
+                .header("Origin", "https://app.example.com"),
+        )
+        .await;
+
+    assert_eq!(options.header("access-control-allow-origin"), None);
+    assert_eq!(get.status, StatusCode::OK);
+    assert_eq!(get.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn a_configured_origin_gets_the_allow_headers_and_another_does_not() {
+    let app = spawn_app_with(|config| {
+        config.cors_allowed_origins = vec!["https://app.example.com".to_owned()];
+    })
+    .await;
+    let token = app.new_user().await;
+
+    let allowed = preflight(&app, "https://app.example.com").await;
+    let other = preflight(&app, "https://evil.example.com").await;
+    let get = app
+        .send(
+            app.raw(Method::GET, "/api/accounts/")
+                .header("Authorization", format!("Token {token}"))
+                .header("Origin", "https://app.example.com"),
+        )
+        .await;
+
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let methods = allowed
+        .header("access-control-allow-methods")
+        .expect("allowed methods")
+        .to_ascii_uppercase();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = allowed
+        .header("access-control-allow-headers")
+        .expect("allowed headers")
+        .to_ascii_lowercase();
+    for header in ["authorization", "content-type", "idempotency-key"] {
+        assert!(headers.contains(header), "{headers}");
+    }
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    assert_eq!(get.status, StatusCode::OK);
+    assert_eq!(
+        get.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let exposed = get
+        .header("access-control-expose-headers")
+        .expect("exposed headers")
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+}
+
+/// The `/metrics` text.
+async fn metrics(app: &TestApp) -> String {
+    let response = app.get("/metrics", NO_TOKEN).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let content_type = response.header("content-type").expect("a content type");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    response.body.as_str().expect("text").to_owned()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_movements_by_outcome() {
+    let app = spawn_app().await;
+    let token = app.new_user().await;
+    let (source, _) = app.funded_account(&token, "10.00").await;
+    let (_, destination_number) = app.open_account(&token).await;
+    app.transfer(&token, source, &destination_number, "4.00")
+        .await
+        .expect(StatusCode::OK);
+    app.transfer(&token, source, &destination_number, "400.00")
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+    app.get("/api/no-such-route-7f3a/", NO_TOKEN)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+
+    let text = metrics(&app).await;
+
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |wanted: &str| lines.contains(&wanted);
+    assert!(
+        has(
+            r#"bankd_http_requests_total{route="/api/accounts/{id}/transfer",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            r#"bankd_http_requests_total{route="/api/accounts/{id}/transfer",method="POST",status="400"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="transfer",outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="transfer",outcome="refused"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="deposit",outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("/api/accounts/{source}/")),
+        "a raw path is a label: {text}"
+    );
+    assert!(
+        !text.contains("no-such-route-7f3a"),
+        "an unmatched path is a label: {text}"
+    );
+    assert!(
+        text.contains("bankd_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
