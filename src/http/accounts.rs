@@ -13,7 +13,7 @@ use crate::domain::{AccountStatus, AccountType};
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::{Fields, invalid_choice, max_chars};
-use crate::http::pagination::{PageLinks, PageRequest, envelope};
+use crate::http::pagination::page_response;
 use crate::limits::NICKNAME_CHARS_MAX;
 
 pub fn router() -> Router<AppState> {
@@ -31,7 +31,6 @@ async fn list(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
     let filter = match query.get("status") {
         None | Some("") => StatusFilter::Open,
         Some(text) => StatusFilter::Only(
@@ -39,18 +38,10 @@ async fn list(
                 .ok_or_else(|| ApiError::field("status", invalid_choice(text)))?,
         ),
     };
-    let (count, results) = state
-        .db
-        .read(move |conn| {
-            accounts::list_for_user(conn, user.user_id, filter, page.limit(), page.offset())
-        })
-        .await?;
-    let links = PageLinks {
-        headers: &headers,
-        path: "/api/accounts/",
-        query: &query,
-    };
-    envelope(&links, page, count, results)
+    page_response(&state, &headers, &query, "/api/accounts/", move |conn, limit, offset| {
+        accounts::list_for_user(conn, user.user_id, filter, limit, offset)
+    })
+    .await
 }
 
 async fn create(

@@ -19,7 +19,7 @@ use crate::domain::{AccountStatus, TransactionType};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser, parse_positive_id};
 use crate::http::form::invalid_choice;
-use crate::http::pagination::{PageLinks, PageRequest, envelope};
+use crate::http::pagination::page_response;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -85,7 +85,6 @@ async fn customers(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
     let mut filters = Filters::new(&query);
     let mut conditions = Conditions::default();
     if let Some(user) = filters.id("user") {
@@ -96,20 +95,10 @@ async fn customers(
     }
     filters.finish()?;
     conditions.add_fixed("c.deleted_at IS NULL");
-    let (count, results) = state
-        .db
-        .read(move |conn| admin::customers(conn, &conditions, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: "/api/admin/customers/",
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, "/api/admin/customers/", move |conn, limit, offset| {
+        admin::customers(conn, &conditions, limit, offset)
+    })
+    .await
 }
 
 async fn accounts(
@@ -118,7 +107,6 @@ async fn accounts(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
     let mut filters = Filters::new(&query);
     let mut conditions = Conditions::default();
     if let Some(customer) = filters.id("customer") {
@@ -137,20 +125,10 @@ async fn accounts(
         conditions.add("a.account_number = ?", number.to_owned());
     }
     filters.finish()?;
-    let (count, results) = state
-        .db
-        .read(move |conn| admin::accounts(conn, &conditions, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: "/api/admin/accounts/",
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, "/api/admin/accounts/", move |conn, limit, offset| {
+        admin::accounts(conn, &conditions, limit, offset)
+    })
+    .await
 }
 
 async fn transactions(
@@ -159,7 +137,6 @@ async fn transactions(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
     let mut filters = Filters::new(&query);
     let mut conditions = Conditions::default();
     if let Some(account) = filters.id("account") {
@@ -185,20 +162,10 @@ async fn transactions(
         conditions.add("t.created_at < ?", before);
     }
     filters.finish()?;
-    let (count, results) = state
-        .db
-        .read(move |conn| admin::transactions(conn, &conditions, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: "/api/admin/transactions/",
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, "/api/admin/transactions/", move |conn, limit, offset| {
+        admin::transactions(conn, &conditions, limit, offset)
+    })
+    .await
 }
 
 async fn audit_log(
@@ -207,7 +174,6 @@ async fn audit_log(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
     let mut filters = Filters::new(&query);
     let actor_user_id = filters.id("user");
     let account_id = filters.id("account");
@@ -221,20 +187,10 @@ async fn audit_log(
         created_from,
         created_before,
     };
-    let (count, results) = state
-        .db
-        .read(move |conn| audit::list(conn, &audit_filters, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: "/api/admin/audit/",
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, "/api/admin/audit/", move |conn, limit, offset| {
+        audit::list(conn, &audit_filters, limit, offset)
+    })
+    .await
 }
 
 async fn freeze(

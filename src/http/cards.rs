@@ -18,7 +18,7 @@ use crate::domain::money::format_cents;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs, RequestContext, parse_positive_id};
 use crate::http::form::{Fields, invalid_choice};
-use crate::http::pagination::{PageLinks, PageRequest, envelope};
+use crate::http::pagination::page_response;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,21 +35,10 @@ async fn list(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = PageRequest::from_query(&query)?;
-    let (count, results) = state
-        .db
-        .read(move |conn| cards::list_for_user(conn, user.user_id, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: "/api/cards/",
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, "/api/cards/", move |conn, limit, offset| {
+        cards::list_for_user(conn, user.user_id, limit, offset)
+    })
+    .await
 }
 
 async fn issue(

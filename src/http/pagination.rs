@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::QueryPairs;
 use crate::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
@@ -57,6 +58,27 @@ pub struct PageLinks<'a> {
     pub headers: &'a HeaderMap,
     pub path: &'a str,
     pub query: &'a QueryPairs,
+}
+
+/// The whole list answer: reads `page`/`page_size`, runs `fetch(conn, limit, offset)` on a
+/// pooled reader, and wraps the rows in the envelope with links to `path`.
+pub async fn page_response<T, F>(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &QueryPairs,
+    path: &str,
+    fetch: F,
+) -> Result<Json<Value>, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&rusqlite::Connection, u32, u64) -> Result<(u64, Vec<T>), ApiError> + Send + 'static,
+{
+    let page = PageRequest::from_query(query)?;
+    let (count, results) = state
+        .db
+        .read(move |conn| fetch(conn, page.limit(), page.offset()))
+        .await?;
+    envelope(&PageLinks { headers, path, query }, page, count, results)
 }
 
 /// Builds the envelope, or "Invalid page." when the page is past the end (page 1 of an empty

@@ -16,7 +16,7 @@ use crate::domain::time::{parse_date, today_utc};
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
-use crate::http::pagination::{PageLinks, PageRequest, envelope};
+use crate::http::pagination::page_response;
 
 /// The longest statement, in days (a leap year).
 pub const STATEMENT_DAYS_MAX: i64 = 366;
@@ -124,23 +124,10 @@ async fn list_page(
     query: QueryPairs,
     path: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = PageRequest::from_query(&query)?;
-    let (count, results) = state
-        .db
-        .read(move |conn| {
-            statements::list_for_user(conn, user.user_id, account_id, page.limit(), page.offset())
-        })
-        .await?;
-    envelope(
-        &PageLinks {
-            headers: &headers,
-            path: &path,
-            query: &query,
-        },
-        page,
-        count,
-        results,
-    )
+    page_response(&state, &headers, &query, &path, move |conn, limit, offset| {
+        statements::list_for_user(conn, user.user_id, account_id, limit, offset)
+    })
+    .await
 }
 
 async fn retrieve(

@@ -14,7 +14,7 @@ use crate::domain::money::parse_non_negative_cents;
 use crate::domain::time::{parse_date, start_of_day};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{AuthUser, Id, QueryPairs, parse_positive_id};
-use crate::http::pagination::{PageLinks, PageRequest, envelope};
+use crate::http::pagination::page_response;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,19 +29,10 @@ async fn list(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let filters = read_filters(&query)?;
-    let page = PageRequest::from_query(&query)?;
-    let (count, results) = state
-        .db
-        .read(move |conn| {
-            transactions::list_for_user(conn, user.user_id, &filters, page.limit(), page.offset())
-        })
-        .await?;
-    let links = PageLinks {
-        headers: &headers,
-        path: "/api/transactions/",
-        query: &query,
-    };
-    envelope(&links, page, count, results)
+    page_response(&state, &headers, &query, "/api/transactions/", move |conn, limit, offset| {
+        transactions::list_for_user(conn, user.user_id, &filters, limit, offset)
+    })
+    .await
 }
 
 async fn retrieve(
