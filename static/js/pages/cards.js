@@ -11,7 +11,7 @@ export async function cardsPage(container, context) {
   ]);
   if (!context.alive()) return;
   const numberOf = new Map(accounts.results.map((a) => [a.id, a.account_number]));
-  const list = h('div', { 'aria-live': 'polite' });
+  const list = h('div', {});
   const secret = h('div', { class: 'card-secret-slot' });
 
   const issueForm = form('issue-card-form', {

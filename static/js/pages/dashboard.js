@@ -14,7 +14,7 @@ const PAGE_SIZE = 20;
 export async function dashboardPage(container, context) {
   const showClosed = context.query.get('status') === 'closed';
   const page = Number(context.query.get('page')) || 1;
-  const list = h('div', { class: 'account-list', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading accounts…'));
+  const list = h('div', { class: 'account-list' }, h('p', { class: 'muted' }, 'Loading accounts…'));
 
   const openForm = form('open-account-form', {
     className: 'form-inline',

@@ -81,7 +81,7 @@ export async function explorerPage(container, context) {
   const { routes, source } = await loadRoutes();
   if (!context.alive()) return;
   const requestForm = buildForm();
-  const result = h('div', { class: 'explorer-result', 'aria-live': 'polite', id: 'explorer-result' }, h('p', { class: 'muted' }, 'Choose a route or type a path, then send.'));
+  const result = h('div', { class: 'explorer-result', id: 'explorer-result' }, h('p', { class: 'muted' }, 'Choose a route or type a path, then send.'));
   const routeList = h('ul', { class: 'route-list' }, routes.map(([method, path, summary, example, idempotent]) =>
     h('li', {}, h('button', {
       type: 'button',
@@ -168,8 +168,9 @@ function showAnswer(result, method, path, answer, millis) {
   let body = answer.text;
   if (answer.body !== null && typeof answer.body === 'object') body = JSON.stringify(answer.body, null, 2);
   const kind = answer.status < 300 ? 'ok' : answer.status < 500 ? 'warn' : 'bad';
+  // Only the status line is announced; the headers and body are there to be read at will.
   replace(result,
-    h('p', { class: 'response-line' },
+    h('p', { class: 'response-line', role: 'status' },
       h('span', { class: `status status-${kind}`, id: 'explorer-status' }, String(answer.status)),
       h('code', {}, `${method} ${path}`), h('span', { class: 'muted small' }, ` ${millis} ms`)),
     h('h3', {}, 'Headers'),

@@ -21,7 +21,7 @@ export async function staffPage(container, context) {
   if (!SECTIONS.some(([name]) => name === current)) throw new Error('No such staff page.');
   const page = Number(context.query.get('page')) || 1;
   const filter = context.query.get('filter') || '';
-  const body = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   const message = h('div', { class: 'form-message', role: 'status', 'aria-live': 'polite' });
   const filterId = 'staff-filter';
   const filterForm = h('form', { class: 'form form-inline staff-filter', role: 'search', novalidate: true },

@@ -27,7 +27,7 @@ export function transactionsSection(account, context) {
     if (value) state.filters[name] = value;
   }
   const filterForm = filtersForm(state.filters);
-  const table = h('div', { class: 'transactions-body', 'aria-live': 'polite' });
+  const table = h('div', { class: 'transactions-body' });
   const chart = h('div', { class: 'chart-body' }, h('p', { class: 'muted' }, 'Loading the chart…'));
   const chartTitle = h('h2', { id: 'chart-title' }, 'Balance over time');
   const element = h('div', { class: 'account-history' },
@@ -100,7 +100,7 @@ export function transactionsSection(account, context) {
     const rows = envelope.results.map((t) => {
       const credit = CREDITS.has(t.transaction_type);
       return h('tr', { 'data-transaction-id': t.id, 'data-type': t.transaction_type },
-        h('td', { class: 'nowrap' }, h('time', { datetime: t.created_at }, dateTime(t.created_at))),
+        h('td', { class: 'nowrap' }, timeCell(t.created_at)),
         h('td', {}, titleCase(t.transaction_type)),
         h('td', { class: 'description' }, t.description || h('span', { class: 'muted' }, '—')),
         h('td', { class: 'counterparty nowrap' }, t.counterparty_account_number || ''),
@@ -126,6 +126,12 @@ export function transactionsSection(account, context) {
   }
 
   return { element, reload };
+}
+
+/// `2026-11-22 18:23` as a date and a clock, so that narrow screens can stack them.
+function timeCell(createdAt) {
+  const [date, clock = ''] = dateTime(createdAt).split(' ');
+  return h('time', { datetime: createdAt }, h('span', { class: 'date' }, date), ' ', h('span', { class: 'clock' }, clock));
 }
 
 function filtersForm(initial) {
