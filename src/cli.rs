@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `createsuperuser` (clap).
+//! The command line: `serve`, `migrate`, `createsuperuser`, `verify`, `backup` (clap).
 //!
 //! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
 //! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
@@ -61,6 +61,21 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Check the ledger invariants, the audit chain and SQLite's integrity (exit 1 unless sound)
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Copy the live database to FILE with SQLite's online backup API
+    Backup {
+        /// Where to write the copy
+        file: PathBuf,
+        /// Replace FILE if it already exists
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,9 +90,10 @@ impl Cli {
     pub fn config(&self) -> Result<Config, String> {
         let (listen, database) = match &self.command {
             Command::Serve { listen, database } => (listen.clone(), database.database.clone()),
-            Command::Migrate { database, .. } | Command::Createsuperuser { database, .. } => {
-                (None, database.database.clone())
-            }
+            Command::Migrate { database, .. }
+            | Command::Createsuperuser { database, .. }
+            | Command::Verify { database }
+            | Command::Backup { database, .. } => (None, database.database.clone()),
         };
         Config::load(
             self.config.as_deref(),
@@ -99,6 +115,27 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             password_stdin,
             ..
         } => createsuperuser(&config, &username, &email, password_stdin).await,
+        Command::Verify { .. } => verify_command(&config),
+        Command::Backup { file, force, .. } => {
+            let summary = db::backup::backup(&config.database_path, &file, force)?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+/// Prints the report; a database that is not sound is an error, hence exit status 1.
+fn verify_command(config: &Config) -> Result<(), String> {
+    let report = db::verify::verify(&config.database_path)?;
+    println!("{report}");
+    if report.is_sound() {
+        Ok(())
+    } else {
+        Err(format!(
+            "verification failed: {} of {} checks found problems",
+            report.failed_count(),
+            report.checks.len()
+        ))
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod cards;
 pub mod customers;
 pub mod idempotency;
@@ -25,6 +26,7 @@ pub mod settings;
 pub mod statements;
 pub mod transactions;
 pub mod users;
+pub mod verify;
 mod writer;
 
 use std::path::Path;
