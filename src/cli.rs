@@ -63,6 +63,10 @@ pub enum Command {
     },
     /// Check the ledger invariants, the audit chain and SQLite's integrity (exit 1 unless sound)
     Verify {
+        /// The audit chain head printed by an earlier verify (ID:HASH): fail if that row is gone
+        /// or changed, which is how rows cut off the chain's end are caught
+        #[arg(long, value_name = "ID:HASH")]
+        audit_head: Option<String>,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -92,7 +96,7 @@ impl Cli {
             Command::Serve { listen, database } => (listen.clone(), database.database.clone()),
             Command::Migrate { database, .. }
             | Command::Createsuperuser { database, .. }
-            | Command::Verify { database }
+            | Command::Verify { database, .. }
             | Command::Backup { database, .. } => (None, database.database.clone()),
         };
         Config::load(
@@ -115,7 +119,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             password_stdin,
             ..
         } => createsuperuser(&config, &username, &email, password_stdin).await,
-        Command::Verify { .. } => verify_command(&config),
+        Command::Verify { audit_head, .. } => verify_command(&config, audit_head.as_deref()),
         Command::Backup { file, force, .. } => {
             let summary = db::backup::backup(&config.database_path, &file, force)?;
             println!("{summary}");
@@ -125,8 +129,15 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
 }
 
 /// Prints the report; a database that is not sound is an error, hence exit status 1.
-fn verify_command(config: &Config) -> Result<(), String> {
-    let report = db::verify::verify(&config.database_path)?;
+fn verify_command(config: &Config, audit_head: Option<&str>) -> Result<(), String> {
+    let recorded = audit_head
+        .map(|text| {
+            db::audit::ChainHead::parse(text).ok_or_else(|| {
+                format!("--audit-head must be ID:HASH (64 hex digits), got {text:?}")
+            })
+        })
+        .transpose()?;
+    let report = db::verify::verify(&config.database_path, recorded.as_ref())?;
     println!("{report}");
     if report.is_sound() {
         Ok(())

@@ -367,6 +367,73 @@ fn a_deleted_audit_row_is_caught() {
 }
 
 #[test]
+fn rows_cut_off_the_end_of_the_audit_log_are_caught_against_a_recorded_head() {
+    let copy = TamperedCopy::new();
+    let sound = bankd_verify(copy.dir.path(), &copy.path);
+    let report = String::from_utf8_lossy(&sound.stdout).into_owned();
+    assert_eq!(sound.status.code(), Some(0), "{report}");
+    let head = report
+        .split("head ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no audit head in the report:\n{report}"))
+        .to_owned();
+    let last = copy.query("SELECT max(id) FROM audit_log");
+    assert!(head.starts_with(&format!("{last}:")), "{head}");
+    copy.tamper(&format!(
+        "DROP TRIGGER audit_log_no_delete;
+         DELETE FROM audit_log WHERE id >= {}",
+        last - 1
+    ));
+
+    // The chain alone is still consistent: only the recorded head reveals the cut.
+    let without_head = bankd_verify(copy.dir.path(), &copy.path);
+    assert_eq!(without_head.status.code(), Some(0));
+    let with_head = bankd(
+        copy.dir.path(),
+        &[
+            "verify",
+            "--database",
+            path_str(&copy.path),
+            "--audit-head",
+            &head,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&with_head.stdout).into_owned();
+
+    assert_eq!(with_head.status.code(), Some(1), "{stdout}");
+    assert_problem(
+        &stdout,
+        "the audit hash chain is unbroken",
+        &format!(
+            "audit chain ends at row {} but row {last} was recorded earlier",
+            last - 2
+        ),
+    );
+}
+
+#[test]
+fn a_malformed_audit_head_is_refused_with_a_clear_message() {
+    let copy = TamperedCopy::new();
+    let output = bankd(
+        copy.dir.path(),
+        &[
+            "verify",
+            "--database",
+            path_str(&copy.path),
+            "--audit-head",
+            "12:nothex",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("--audit-head must be ID:HASH"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn an_index_that_disagrees_with_its_table_is_caught_by_integrity_check() {
     let copy = TamperedCopy::new();
     // Redeclare the index over other columns without rebuilding it: its entries no longer

@@ -200,7 +200,6 @@ pub(super) const KEYS: &[Key] = &[
     },
 ];
 
-
 fn parse_into<T: std::str::FromStr>(
     slot: &mut T,
     value: &str,
@@ -232,4 +231,3 @@ where
 {
     bounded(slot, value, T::from(1), max)
 }
-

@@ -185,9 +185,38 @@ fn chain_hash(prev_hash: &[u8], row: &CanonicalRow) -> [u8; 32] {
 const SELECT_CHAIN: &str = "SELECT id, created_at, actor_user_id, client_ip, request_id, action,
         object_type, object_id, outcome, details, prev_hash, hash FROM audit_log";
 
-/// Walks the whole chain in id order. Returns the number of rows, or a description of the
-/// first broken link.
-pub fn verify_chain(conn: &Connection) -> Result<u64, String> {
+/// The chain's last row, which an operator can record outside the database (e.g. with each
+/// backup) and later pass to `verify_chain`: a chain alone cannot show that rows were cut off
+/// its end, but a recorded head that is no longer there can.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub id: i64,
+    pub hash: [u8; 32],
+}
+
+impl ChainHead {
+    /// Parses `ID:HEX_HASH`, the form `bankd verify` prints.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (id, hash) = text.split_once(':')?;
+        let id = id.parse().ok().filter(|id: &i64| *id > 0)?;
+        let hash = hex::decode(hash).ok()?.try_into().ok()?;
+        Some(Self { id, hash })
+    }
+}
+
+impl std::fmt::Display for ChainHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.id, hex::encode(self.hash))
+    }
+}
+
+/// Walks the whole chain in id order. Returns the number of rows and the head, or a
+/// description of the first broken link. With `recorded`, also checks that the chain still
+/// holds that row with that hash.
+pub fn verify_chain(
+    conn: &Connection,
+    recorded: Option<&ChainHead>,
+) -> Result<(u64, Option<ChainHead>), String> {
     let mut statement = conn
         .prepare(&format!("{SELECT_CHAIN} ORDER BY id"))
         .map_err(|e| format!("cannot read the audit log: {e}"))?;
@@ -224,11 +253,33 @@ pub fn verify_chain(conn: &Connection) -> Result<u64, String> {
                 canonical.id
             ));
         }
+        if let Some(recorded) = recorded
+            && recorded.id == canonical.id
+            && recorded.hash.as_slice() != hash.as_slice()
+        {
+            return Err(format!(
+                "audit row {} does not have the recorded hash: history was rewritten",
+                canonical.id
+            ));
+        }
         expected_prev = hash;
         expected_id += 1;
         count += 1;
     }
-    Ok(count)
+    let head = (count > 0).then(|| ChainHead {
+        id: expected_id - 1,
+        hash: expected_prev.clone().try_into().unwrap_or([0; 32]),
+    });
+    if let Some(recorded) = recorded
+        && recorded.id >= expected_id
+    {
+        return Err(format!(
+            "audit chain ends at row {} but row {} was recorded earlier: rows were removed from its end",
+            expected_id - 1,
+            recorded.id
+        ));
+    }
+    Ok((count, head))
 }
 
 /// Filters for the staff audit list.

@@ -95,7 +95,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, String> {
 /// Runs every check on the database at `path`. `Err` means it could not be checked at all (no
 /// such file, not a bankd database); a database that was checked and found broken is an `Ok`
 /// report that is not sound.
-pub fn verify(path: &Path) -> Result<Report, String> {
+pub fn verify(path: &Path, recorded_head: Option<&audit::ChainHead>) -> Result<Report, String> {
     let started = Instant::now();
     let mut conn = open_read_only(path)?;
     // The checks revisit the ledger's pages several times; 64 MiB of page cache instead of
@@ -124,7 +124,7 @@ pub fn verify(path: &Path) -> Result<Report, String> {
         transaction_count_equals_ledger_rows(&snapshot),
         no_negative_balance(&snapshot),
         transfers_have_two_legs(&snapshot),
-        audit_chain_is_unbroken(&snapshot),
+        audit_chain_is_unbroken(&snapshot, recorded_head),
         integrity_check(&snapshot),
         foreign_keys_resolve(&snapshot),
     ];
@@ -313,11 +313,16 @@ fn describe_legs(count: i64, cents: Option<i64>, account: Option<i64>) -> String
     }
 }
 
-fn audit_chain_is_unbroken(conn: &Connection) -> Check {
+fn audit_chain_is_unbroken(conn: &Connection, recorded_head: Option<&audit::ChainHead>) -> Check {
     let name = "the audit hash chain is unbroken";
-    match audit::verify_chain(conn) {
-        Ok(rows) => Check {
-            note: format!("{rows} rows"),
+    match audit::verify_chain(conn, recorded_head) {
+        Ok((rows, head)) => Check {
+            note: match head {
+                Some(head) => {
+                    format!("{rows} rows; head {head} — record it to detect later truncation")
+                }
+                None => format!("{rows} rows"),
+            },
             ..passed(name)
         },
         // The chain stops at its first broken link: everything after it is unproven anyway.
@@ -513,7 +518,7 @@ mod tests {
     fn a_missing_database_is_an_error_and_is_not_created() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("absent.db");
-        let error = verify(&path).expect_err("no database to verify");
+        let error = verify(&path, None).expect_err("no database to verify");
         assert!(error.contains("does not exist"), "{error}");
         assert!(!path.exists());
     }

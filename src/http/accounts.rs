@@ -38,9 +38,15 @@ async fn list(
                 .ok_or_else(|| ApiError::field("status", invalid_choice(text)))?,
         ),
     };
-    page_response(&state, &headers, &query, "/api/accounts/", move |conn, limit, offset| {
-        accounts::list_for_user(conn, user.user_id, filter, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/accounts/",
+        move |conn, limit, offset| {
+            accounts::list_for_user(conn, user.user_id, filter, limit, offset)
+        },
+    )
     .await
 }
 

@@ -95,9 +95,13 @@ async fn customers(
     }
     filters.finish()?;
     conditions.add_fixed("c.deleted_at IS NULL");
-    page_response(&state, &headers, &query, "/api/admin/customers/", move |conn, limit, offset| {
-        admin::customers(conn, &conditions, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/admin/customers/",
+        move |conn, limit, offset| admin::customers(conn, &conditions, limit, offset),
+    )
     .await
 }
 
@@ -125,9 +129,13 @@ async fn accounts(
         conditions.add("a.account_number = ?", number.to_owned());
     }
     filters.finish()?;
-    page_response(&state, &headers, &query, "/api/admin/accounts/", move |conn, limit, offset| {
-        admin::accounts(conn, &conditions, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/admin/accounts/",
+        move |conn, limit, offset| admin::accounts(conn, &conditions, limit, offset),
+    )
     .await
 }
 
@@ -162,9 +170,13 @@ async fn transactions(
         conditions.add("t.created_at < ?", before);
     }
     filters.finish()?;
-    page_response(&state, &headers, &query, "/api/admin/transactions/", move |conn, limit, offset| {
-        admin::transactions(conn, &conditions, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/admin/transactions/",
+        move |conn, limit, offset| admin::transactions(conn, &conditions, limit, offset),
+    )
     .await
 }
 
@@ -187,9 +199,13 @@ async fn audit_log(
         created_from,
         created_before,
     };
-    page_response(&state, &headers, &query, "/api/admin/audit/", move |conn, limit, offset| {
-        audit::list(conn, &audit_filters, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/admin/audit/",
+        move |conn, limit, offset| audit::list(conn, &audit_filters, limit, offset),
+    )
     .await
 }
 

@@ -35,9 +35,13 @@ async fn list(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    page_response(&state, &headers, &query, "/api/cards/", move |conn, limit, offset| {
-        cards::list_for_user(conn, user.user_id, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/cards/",
+        move |conn, limit, offset| cards::list_for_user(conn, user.user_id, limit, offset),
+    )
     .await
 }
 

@@ -78,7 +78,16 @@ where
         .db
         .read(move |conn| fetch(conn, page.limit(), page.offset()))
         .await?;
-    envelope(&PageLinks { headers, path, query }, page, count, results)
+    envelope(
+        &PageLinks {
+            headers,
+            path,
+            query,
+        },
+        page,
+        count,
+        results,
+    )
 }
 
 /// Builds the envelope, or "Invalid page." when the page is past the end (page 1 of an empty

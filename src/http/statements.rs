@@ -124,9 +124,15 @@ async fn list_page(
     query: QueryPairs,
     path: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    page_response(&state, &headers, &query, &path, move |conn, limit, offset| {
-        statements::list_for_user(conn, user.user_id, account_id, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        &path,
+        move |conn, limit, offset| {
+            statements::list_for_user(conn, user.user_id, account_id, limit, offset)
+        },
+    )
     .await
 }
 

@@ -29,9 +29,15 @@ async fn list(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let filters = read_filters(&query)?;
-    page_response(&state, &headers, &query, "/api/transactions/", move |conn, limit, offset| {
-        transactions::list_for_user(conn, user.user_id, &filters, limit, offset)
-    })
+    page_response(
+        &state,
+        &headers,
+        &query,
+        "/api/transactions/",
+        move |conn, limit, offset| {
+            transactions::list_for_user(conn, user.user_id, &filters, limit, offset)
+        },
+    )
     .await
 }
 

@@ -156,4 +156,3 @@ impl FromRequestParts<AppState> for StaffUser {
         Err(ApiError::permission_denied())
     }
 }
-
