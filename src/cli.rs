@@ -190,8 +190,13 @@ async fn shutdown_signal() {
 
 fn migrate_command(config: &Config, list: bool) -> Result<(), String> {
     let path = &config.database_path;
-    let mut conn = db::open_connection(path)
-        .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+    // Listing must not create a database: a missing file simply has every migration pending.
+    let mut conn = if list && !path.exists() {
+        rusqlite::Connection::open_in_memory()
+    } else {
+        db::open_connection(path)
+    }
+    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
     if list {
         for state in migrate::list(&mut conn)? {
             println!("[{}] {}", if state.applied { "X" } else { " " }, state.name);

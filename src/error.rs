@@ -18,8 +18,6 @@ use serde::ser::SerializeMap;
 pub enum ErrorCode {
     /// 400 malformed JSON.
     ParseError,
-    /// 400 a business rule that is not about one field.
-    Invalid,
     /// 400 the source account cannot cover the amount.
     InsufficientFunds,
     /// 400 an account involved is frozen / closed.
@@ -321,7 +319,19 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match status {
             StatusCode::UNAUTHORIZED => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+                // JWT failures challenge like simplejwt; everything else like DRF's TokenAuthentication.
+                let jwt = matches!(
+                    &self,
+                    Self::Detail {
+                        code: ErrorCode::TokenNotValid | ErrorCode::NoActiveAccount,
+                        ..
+                    }
+                );
+                let challenge = if jwt { "Bearer realm=\"api\"" } else { "Token" };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -97,6 +97,10 @@ fn migrate_list_on_a_fresh_database_shows_v1_pending_and_applies_nothing() {
     assert_eq!(before.len(), 1, "{before:?}");
     assert!(shows_pending(&before[0]), "{before:?}");
     assert_eq!(again, before, "--list must not apply anything");
+    assert!(
+        !std::path::Path::new(&database(&dir)).exists(),
+        "--list must not create the database"
+    );
 }
 
 #[test]

@@ -108,9 +108,15 @@ async fn around_request(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    strip_untrusted_forwarding(&state, &mut request);
     let mut response =
         if declared_length.is_some_and(|length| length > REQUEST_BODY_BYTES_MAX as u64) {
-            ApiError::payload_too_large().into_response()
+            // The body is not read, so the connection cannot be reused: say so.
+            let mut response = ApiError::payload_too_large().into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
         } else {
             next.run(request).instrument(span.clone()).await
         };
@@ -157,6 +163,27 @@ async fn around_request(
     let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
     response
+}
+
+/// Removes `X-Forwarded-Proto` and `X-Forwarded-Host` unless the TCP peer is a trusted proxy,
+/// so no handler can be fooled by a client claiming its own scheme or host. (`X-Forwarded-For`
+/// is handled where the client IP is derived, in `extract::client_ip`.)
+fn strip_untrusted_forwarding(state: &AppState, request: &mut Request) {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let trusted = peer.is_some_and(|ip| {
+        state
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(ip))
+    });
+    if !trusted {
+        request.headers_mut().remove("x-forwarded-proto");
+        request.headers_mut().remove("x-forwarded-host");
+    }
 }
 
 /// The request's id, for handlers (audit rows) and error logs.

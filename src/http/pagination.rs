@@ -125,5 +125,11 @@ fn link(links: &PageLinks<'_>, number: u32) -> String {
         .collect();
     pairs.push(("page", number.to_string()));
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    format!("http://{host}{}?{query}", links.path)
+    // `X-Forwarded-Proto` reaches handlers only from a trusted proxy (the request layer strips
+    // it otherwise), so behind a TLS proxy the links say https.
+    let scheme = match links.headers.get("x-forwarded-proto").map(|v| v.as_bytes()) {
+        Some(b"https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}{}?{query}", links.path)
 }

@@ -388,3 +388,49 @@ async fn metrics_count_requests_by_route_template_and_movements_by_outcome() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn page_links_say_https_only_when_a_trusted_proxy_says_so() {
+    let direct = spawn_app().await;
+    let proxied = spawn_app_with(|config| {
+        config.trusted_proxies = vec![bankd::config::IpNet::parse("127.0.0.1").expect("ip")];
+    })
+    .await;
+    for (app, expected) in [(&direct, "http://"), (&proxied, "https://")] {
+        let token = app.new_user().await;
+        app.open_account(&token).await;
+        app.open_account(&token).await;
+
+        let page = app
+            .request_with(
+                Method::GET,
+                "/api/accounts/?page_size=1",
+                &token,
+                None,
+                &[("X-Forwarded-Proto", "https")],
+            )
+            .await
+            .expect(StatusCode::OK);
+
+        let next = page["next"].as_str().expect("a next link");
+        assert!(next.starts_with(expected), "{next}");
+    }
+}
+
+#[tokio::test]
+async fn jwt_failures_challenge_with_bearer_and_token_failures_with_token() {
+    let app = spawn_app().await;
+
+    let jwt = app
+        .send(
+            app.raw(Method::GET, "/api/accounts/")
+                .header("Authorization", "Bearer not-a-jwt"),
+        )
+        .await;
+    let token = app.get("/api/accounts/", &"0".repeat(40)).await;
+
+    assert_eq!(jwt.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(jwt.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(token.header("www-authenticate"), Some("Token"));
+}

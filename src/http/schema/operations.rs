@@ -86,8 +86,8 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("POST", "/api/register/", "Create a user and its customer profile", Public), Some("Register"), (201, Some("Registered")), &[400, 413, 415, 429]),
     with(op("POST", "/api/get-token/", "Trade credentials for an opaque token", Public), Some("Credentials"), (200, Some("Token")), &[400, 413, 415, 429]),
     with(op("POST", "/api/logout/", "Revoke the presented token", User), None, (204, None), &[]),
-    with(op("POST", "/api/token/", "Trade credentials for a JWT pair (simplejwt)", Public), Some("Credentials"), (200, Some("JwtPair")), &[400, 401, 429]),
-    with(op("POST", "/api/token/refresh/", "Trade a refresh JWT for a new access JWT", Public), Some("JwtRefresh"), (200, Some("JwtAccess")), &[400, 401, 429]),
+    with(op("POST", "/api/token/", "Trade credentials for a JWT pair (simplejwt)", Public), Some("Credentials"), (200, Some("JwtPair")), &[400, 401, 413, 415, 429]),
+    with(op("POST", "/api/token/refresh/", "Trade a refresh JWT for a new access JWT", Public), Some("JwtRefresh"), (200, Some("JwtAccess")), &[400, 401, 413, 415, 429]),
     query(with(op("GET", "/api/customers/", "The caller's customer profile (0 or 1 item)", User), None, (200, Some("CustomerPage")), &[]), &PAGE),
     with(op("POST", "/api/customers/", "Create the caller's customer profile", User), Some("CustomerInput"), (201, Some("Customer")), &[400, 413, 415]),
     with(op("GET", "/api/customers/{id}/", "One customer profile (own only)", User), None, (200, Some("Customer")), &[]),
@@ -174,7 +174,8 @@ pub fn render(operation: &Operation) -> Value {
     if operation.auth != Auth::Public {
         statuses.push(401);
     }
-    if operation.path.contains("{id}") {
+    // An id that is not the caller's, or a page past the end of a list, is a 404.
+    if operation.path.contains("{id}") || operation.query.iter().any(|(name, _)| *name == "page") {
         statuses.push(404);
     }
     for status in statuses {
