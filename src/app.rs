@@ -164,7 +164,6 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
-        tokio::task::spawn_blocking(crate::auth::warm_up);
         let pruner = tokio::spawn(prune_expired(state.db.clone()));
         let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);

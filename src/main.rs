@@ -6,6 +6,13 @@ use clap::Parser;
 
 use bankd::cli::{self, Cli};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Blocking threads: enough for every reader connection, the password hashers and a margin.
+/// Tokio's default (512) lets a burst of reads park hundreds of threads on an 8-connection pool.
+const BLOCKING_THREADS_MAX: usize = 32;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.config() {
@@ -15,9 +22,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    bankd::telemetry::init(config.log_format, &config.log_level);
+    // Held until the end of main: dropping it flushes the log lines still queued.
+    let _log_writer = bankd::telemetry::init(config.log_format, &config.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS_MAX)
         .build()
     {
         Ok(runtime) => runtime,

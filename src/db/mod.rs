@@ -39,6 +39,9 @@ use crate::limits::SQLITE_BUSY_TIMEOUT_MS;
 
 pub use writer::WriterStats;
 
+/// The writer's page cache: negative means KiB in SQLite's `cache_size` (here 32 MiB).
+const WRITER_CACHE_KIB_NEGATED: i64 = -32_768;
+
 /// How many connections and how much queueing.
 #[derive(Clone, Copy, Debug)]
 pub struct DbSettings {
@@ -78,9 +81,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 16 MiB of page cache per connection instead of SQLite's 2 MiB default: the hot ledger
-    // indexes stay in memory.
-    conn.pragma_update(None, "cache_size", -16_384)?;
     Ok(())
 }
 
@@ -97,6 +97,12 @@ impl Db {
     pub fn open(path: &Path, settings: DbSettings) -> Result<Self, String> {
         let mut writer_conn = open_connection(path)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        // The writer touches the hot ledger and index pages on every commit: 32 MiB of page
+        // cache keeps them in memory. Readers keep SQLite's 2 MiB default; the OS page cache
+        // holds the rest, shared, instead of a private copy per connection.
+        writer_conn
+            .pragma_update(None, "cache_size", WRITER_CACHE_KIB_NEGATED)
+            .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             configure(conn)?;

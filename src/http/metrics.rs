@@ -25,9 +25,14 @@ const LATENCY_BUCKETS_US: [u64; 12] = [
     250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000,
 ];
 
+/// Request counts of one route by (method, status).
+type ByStatus = HashMap<(axum::http::Method, u16), u64>;
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<HashMap<(String, String, u16), u64>>,
+    /// By route template, then (method, status): looked up by `&str`, so counting a request
+    /// allocates nothing once its route has been seen.
+    requests: Mutex<HashMap<String, ByStatus>>,
     movements: Mutex<HashMap<(&'static str, &'static str), u64>>,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
     latency_count: AtomicU64,
@@ -35,11 +40,19 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn record_request(&self, route: &str, method: &str, status: u16, latency: Duration) {
+    pub fn record_request(
+        &self,
+        route: &str,
+        method: &axum::http::Method,
+        status: u16,
+        latency: Duration,
+    ) {
         if let Ok(mut requests) = self.requests.lock() {
-            *requests
-                .entry((route.to_owned(), method.to_owned(), status))
-                .or_default() += 1;
+            let by_status = match requests.get_mut(route) {
+                Some(by_status) => by_status,
+                None => requests.entry(route.to_owned()).or_default(),
+            };
+            *by_status.entry((method.clone(), status)).or_default() += 1;
         }
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS_US) {
@@ -71,9 +84,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
     );
     let _ = writeln!(text, "# TYPE bankd_http_requests_total counter");
     if let Ok(requests) = metrics.requests.lock() {
-        let mut rows: Vec<_> = requests.iter().collect();
+        let mut rows: Vec<_> = requests
+            .iter()
+            .flat_map(|(route, by_status)| {
+                by_status
+                    .iter()
+                    .map(move |((method, status), count)| (route, method.as_str(), *status, *count))
+            })
+            .collect();
         rows.sort();
-        for ((route, method, status), count) in rows {
+        for (route, method, status, count) in rows {
             let _ = writeln!(
                 text,
                 "bankd_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
