@@ -111,6 +111,10 @@ impl Db {
         let readers = r2d2::Pool::builder()
             .max_size(settings.readers)
             .min_idle(Some(1))
+            // r2d2's default runs a test query on every checkout, i.e. on every read request. A
+            // local file connection cannot go stale like a network one, so the test is pure cost
+            // (7% of server time in the read benchmark).
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         Ok(Self {

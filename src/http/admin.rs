@@ -14,12 +14,13 @@ use crate::app::AppState;
 use crate::db::accounts::Account;
 use crate::db::admin::{self, Conditions};
 use crate::db::audit::{self, AuditEvent, AuditFilters, Outcome};
-use crate::domain::time::{now_rfc3339, parse_date, start_of_day};
+use crate::domain::time::now_rfc3339;
 use crate::domain::{AccountStatus, TransactionType};
-use crate::error::{ApiError, FieldErrors};
-use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser, parse_positive_id};
+use crate::error::ApiError;
+use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser};
 use crate::http::form::invalid_choice;
 use crate::http::pagination::page_response;
+use crate::http::query_filters::QueryFilters as Filters;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,54 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/audit", get(audit_log))
         .route("/api/admin/accounts/{id}/freeze", post(freeze))
         .route("/api/admin/accounts/{id}/unfreeze", post(unfreeze))
-}
-
-/// Reads the query filters shared by the staff lists, collecting every error.
-struct Filters<'a> {
-    query: &'a QueryPairs,
-    errors: FieldErrors,
-}
-
-impl<'a> Filters<'a> {
-    fn new(query: &'a QueryPairs) -> Self {
-        Self {
-            query,
-            errors: FieldErrors::default(),
-        }
-    }
-
-    fn given(&self, name: &str) -> Option<&'a str> {
-        self.query.get(name).filter(|v| !v.is_empty())
-    }
-
-    fn id(&mut self, name: &str) -> Option<i64> {
-        let text = self.given(name)?;
-        let id = parse_positive_id(text);
-        if id.is_none() {
-            self.errors.add(name, "Enter a whole number.");
-        }
-        id
-    }
-
-    /// `date_from` / `date_to` as `created_at` bounds (inclusive UTC days).
-    fn dates(&mut self) -> (Option<String>, Option<String>) {
-        let mut bound = |name: &str, next_day: bool| {
-            let text = self.given(name)?;
-            match parse_date(text) {
-                Some(date) if next_day => date.succ_opt().map(start_of_day),
-                Some(date) => Some(start_of_day(date)),
-                None => {
-                    self.errors.add(name, "Enter a valid date.");
-                    None
-                }
-            }
-        };
-        (bound("date_from", false), bound("date_to", true))
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        self.errors.into_result()
-    }
 }
 
 async fn customers(

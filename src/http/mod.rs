@@ -17,6 +17,7 @@ pub mod login;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
+pub mod query_filters;
 pub mod register;
 pub mod schema;
 pub mod statements;
