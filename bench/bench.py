@@ -1034,7 +1034,7 @@ def render_scale(r: dict) -> str:
              f"{r['built_from']}. Database: {g['rows']:,} ledger rows, "
              f"{g['transfers']:,} transfers, {g['accounts']:,} accounts, {r['database_bytes'] / 2**30:.2f} GiB, "
              f"history {g['history_start'][:10]} .. {g['history_end'][:10]}; generated in {g['total_seconds']:.0f} s "
-             f"(rows {g['load_seconds']:.0f} s, indexes {g['index_seconds']:.0f} s). Heavy account {g['heavy_account']} "
+             f"(rows {g['load_seconds']:.0f} s, sorted copy and indexes {g['index_seconds']:.0f} s). Heavy account {g['heavy_account']} "
              f"has {g['heavy_account_rows']:,} rows, busy {g['busy_account']} {g['busy_account_rows']:,}, "
              f"typical {g['typical_account']} {g['typical_account_rows']:,}. fsync of 4 KiB there: "
              f"p50 {r['fsync_4k']['p50_ms']} ms. Latency runs use wrk -t1 -c1 (one request at a time) "

@@ -141,7 +141,7 @@ impl App {
         let keys = Keys::load(&config)?;
         // Password hashing may use every core but one: money movement keeps a core.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1));
+        let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1))?;
         Ok(Self {
             state: AppState {
                 db,

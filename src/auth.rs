@@ -1,16 +1,20 @@
 //! Passwords and tokens.
 //!
 //! Passwords are hashed with argon2id at OWASP's recommended parameters (19 MiB, 2 passes,
-//! 1 lane) on blocking threads, never on the async runtime, and with bounded concurrency so a
-//! login storm cannot take every core from money movement. Tokens are 160 bits from the OS
+//! 1 lane) on dedicated threads, never on the async runtime, with bounded concurrency and at a
+//! lower CPU priority, so a login storm cannot take a core from money movement. Tokens are 160 bits from the OS
 //! CSPRNG, shown to the client once as 40 hex characters, and stored only as their SHA-256.
 
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use rustix::process::setpriority_process;
+use rustix::thread::gettid;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 use crate::limits::TOKEN_BYTES;
@@ -33,17 +37,34 @@ fn argon2() -> Argon2<'static> {
 /// (rather than hashing at start-up) keeps start-up fast and its 19 MiB out of idle memory.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$09qcNpplHZprIZlnLa4pMA$mpCrv+c67KMje5n8ZZqzceFokPq5cWsc6XQQkajo030";
 
-/// Hashes and verifies passwords on blocking threads, at most `permits` at a time.
+/// How much lower than the rest of the server the hashing threads run (Linux `nice`).
+const HASH_THREAD_NICE: i32 = 10;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on its own threads, `threads` at a time, at a lower CPU
+/// priority than everything else: argon2 is built to burn a core for tens of milliseconds, and
+/// a login storm must not take that core from money movement. When nothing else wants the CPU
+/// the hashes run at full speed; when transfers do, the scheduler gives them the core first.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
-    permits: Arc<Semaphore>,
+    jobs: Arc<Sender<HashJob>>,
 }
 
 impl PasswordHasherPool {
-    pub fn new(permits: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
+    pub fn new(threads: usize) -> Result<Self, String> {
+        let (jobs, receiver) = std::sync::mpsc::channel::<HashJob>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads.max(1) {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("bankd-hash-{n}"))
+                .spawn(move || hash_thread(&receiver))
+                .map_err(|e| format!("cannot start a password hashing thread: {e}"))?;
         }
+        Ok(Self {
+            jobs: Arc::new(jobs),
+        })
     }
 
     /// Hashes a password into a PHC string.
@@ -65,14 +86,32 @@ impl PasswordHasherPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(work());
+            }))
+            .map_err(|_| ApiError::internal("password hashing stopped"))?;
+        answer
             .await
-            .map_err(|_| ApiError::internal("hasher closed"))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::internal(format!("hash task failed: {e}")))
+            .map_err(|_| ApiError::internal("a password hashing job failed"))
+    }
+}
+
+/// A hashing thread: lowers its own priority, then runs jobs until the pool is dropped.
+fn hash_thread(jobs: &Mutex<Receiver<HashJob>>) {
+    // On Linux a thread is a task with its own id and nice value: this lowers this thread only.
+    if let Err(error) = setpriority_process(Some(gettid()), HASH_THREAD_NICE) {
+        tracing::warn!(%error, "cannot lower the priority of password hashing");
+    }
+    loop {
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        // A panicking job drops its reply (the caller gets a 500); the thread carries on.
+        let _ = catch_unwind(AssertUnwindSafe(job));
     }
 }
 

@@ -5,19 +5,22 @@
 //! The sync/async boundary is the layer boundary, so a file's path tells whether it may block:
 //!
 //! * `domain/` — pure types and rules (`Amount`, `AccountNumber`, `Password`, ...). No I/O.
-//! * `db/` — all SQL, synchronous, run on blocking threads. `db::ledger` is the only code that
-//!   moves money; `db::writer` is the single writer thread that runs every write inside
-//!   `BEGIN IMMEDIATE` and commits in groups.
+//! * `db/` — all SQL, synchronous, run on blocking threads (or inline for by-key reads, see
+//!   `Db::read_point`). `db::ledger` is the only code that moves money; `db::writer` is the
+//!   single writer thread that runs every write inside `BEGIN IMMEDIATE` and commits in groups;
+//!   `db::durability` fsyncs each commit before anyone is answered; `db::checkpoint` copies the
+//!   WAL into the database file off the writer's path.
 //! * `http/` — axum handlers, async. They parse requests into domain values, submit one read or
 //!   one write job to `db`, and render the contract's JSON.
 //!
 //! # A request's life
 //!
 //! `POST /api/accounts/7/withdraw/` → trailing slash trimmed → `around_request` gives it an id →
-//! `AuthUser` resolves the token (a read on the pool) → `Body` reads at most 64 KiB of JSON →
-//! `Fields` turns `amount` into an `Amount` or a DRF field error → `Db::write` queues a job →
-//! the writer thread runs `ledger::withdraw` inside a savepoint of its current transaction,
-//! commits, and only then answers → the handler renders `{"status": "withdrawal successful", ...}`.
+//! `AuthUser` resolves the token (an in-memory cache, else a read on the pool) → `Body` reads at
+//! most 64 KiB of JSON → `Fields` turns `amount` into an `Amount` or a DRF field error →
+//! `Db::write` queues a job → the writer thread runs `ledger::withdraw` inside a savepoint of its
+//! current transaction and commits the batch → the syncer thread fsyncs the WAL and only then
+//! answers → the handler renders `{"status": "withdrawal successful", ...}`.
 //!
 //! # Reading order
 //!

@@ -4,6 +4,8 @@
 //! Every command runs in its own temporary directory with no `BANKD_*` variables inherited, so
 //! a developer's `bank.toml` or environment cannot change the outcome.
 
+#[path = "support/child_server.rs"]
+mod child_server;
 #[path = "cli/serve.rs"]
 mod serve;
 
@@ -19,11 +21,8 @@ const PASSWORD: &str = "a-strong-password123";
 
 /// `bankd` with a clean environment, run inside `dir`.
 fn bankd(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bankd"));
-    command.current_dir(dir).env("BANKD_LOG_LEVEL", "warn");
-    for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
-        command.env_remove(key);
-    }
+    let mut command = child_server::bankd_command(dir);
+    command.env("BANKD_LOG_LEVEL", "warn");
     command
 }
 

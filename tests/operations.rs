@@ -6,9 +6,8 @@
 //! a finished database through raw SQL (dropping the immutability triggers where they are in the
 //! way) and check that `verify` exits 1 and names the account, transfer or audit row it broke.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,7 +17,10 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-const BANKD: &str = env!("CARGO_BIN_EXE_bankd");
+#[path = "support/child_server.rs"]
+mod child_server;
+
+use child_server::{ChildServer, bankd_command, request};
 const PASSWORD: &str = "a-strong-password123";
 /// Each customer of `populate` deposits this much into each of their accounts.
 const OPENING_DEPOSIT_CENTS: i64 = 100_000; // 1000.00
@@ -44,7 +46,7 @@ async fn verify_passes_on_a_fresh_database_live_and_stopped() {
             stdout.contains("(0 accounts, 0 ledger rows, 0 transfers)"),
             "{stdout}"
         );
-        assert_eq!(stdout.lines().filter(|l| l.starts_with("OK  ")).count(), 8);
+        assert_eq!(stdout.lines().filter(|l| l.starts_with("OK  ")).count(), 9);
         assert!(stdout.contains("Database is sound"), "{stdout}");
     }
 }
@@ -367,6 +369,43 @@ fn a_deleted_audit_row_is_caught() {
 }
 
 #[test]
+fn an_audit_row_missing_from_a_filter_table_is_caught() {
+    let copy = TamperedCopy::new();
+    let row = copy.query("SELECT min(id) FROM audit_log WHERE action = 'transfer'");
+    copy.index_audit_rows();
+    copy.tamper(&format!(
+        "DELETE FROM audit_by_object WHERE audit_id = {row}"
+    ));
+
+    let stdout = copy.verify_fails();
+
+    assert_problem(
+        &stdout,
+        "the audit filter tables agree with the audit log",
+        &format!("audit row {row} (account "),
+    );
+    assert_eq!(failed_checks(&stdout), 1, "{stdout}");
+}
+
+#[test]
+fn a_filter_table_entry_naming_the_wrong_actor_is_caught() {
+    let copy = TamperedCopy::new();
+    let row = copy.query("SELECT max(id) FROM audit_log WHERE action = 'transfer'");
+    copy.index_audit_rows();
+    copy.tamper(&format!(
+        "UPDATE audit_by_actor SET actor_user_id = 999999 WHERE audit_id = {row}"
+    ));
+
+    let stdout = copy.verify_fails();
+
+    assert_problem(
+        &stdout,
+        "the audit filter tables agree with the audit log",
+        &format!("audit_by_actor entry (999999, {row}) matches no audit row"),
+    );
+}
+
+#[test]
 fn rows_cut_off_the_end_of_the_audit_log_are_caught_against_a_recorded_head() {
     let copy = TamperedCopy::new();
     let sound = bankd_verify(copy.dir.path(), &copy.path);
@@ -441,14 +480,14 @@ fn an_index_that_disagrees_with_its_table_is_caught_by_integrity_check() {
     copy.tamper(
         "PRAGMA writable_schema = ON;
          UPDATE sqlite_master
-            SET sql = 'CREATE INDEX transactions_account ON transactions (account_id, amount_cents)'
-          WHERE name = 'transactions_account';
+            SET sql = 'CREATE UNIQUE INDEX transactions_id ON transactions (amount_cents)'
+          WHERE name = 'transactions_id';
          PRAGMA writable_schema = OFF;",
     );
 
     let stdout = copy.verify_fails();
 
-    assert_problem(&stdout, "SQLite integrity_check", "transactions_account");
+    assert_problem(&stdout, "SQLite integrity_check", "transactions_id");
 }
 
 #[test]
@@ -474,9 +513,8 @@ fn a_dangling_foreign_key_is_caught() {
 
 /// Runs `bankd args...` in `dir` (so no stray `./bank.toml` is read) and waits for it.
 fn bankd(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BANKD)
+    bankd_command(dir)
         .args(args)
-        .current_dir(dir)
         .env("BANKD_LOG_LEVEL", "warn")
         .output()
         .expect("run bankd")
@@ -568,7 +606,7 @@ fn money(cents: i64) -> String {
 // a bankd serve child process
 
 struct Server {
-    child: Child,
+    process: ChildServer,
     api: Api,
 }
 
@@ -588,53 +626,25 @@ impl Server {
             database.file_stem().and_then(|s| s.to_str()).unwrap_or("db")
         )))
         .expect("server log");
-        let mut child = Command::new(BANKD)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(database)
-            .current_dir(dir)
+        let mut command = bankd_command(dir);
+        command
             // Throttling is not under test, and every request here comes from one IP.
             .env("BANKD_THROTTLE_AUTH_PER_IP_PER_MINUTE", "0")
             .env("BANKD_THROTTLE_FAILED_LOGINS_PER_USER_PER_MINUTE", "0")
             .env("BANKD_THROTTLE_MOVEMENTS_PER_USER_PER_MINUTE", "0")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start bankd serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut banner = String::new();
-        stdout.read_line(&mut banner).expect("read the banner");
-        // Keep draining stdout so the server never blocks on (or dies of) a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let address = banner
-            .trim()
-            .strip_prefix("bankd listening on ")
-            .map(|url| url.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
-        Server {
-            child,
-            api: Api {
-                address,
-                client: reqwest::Client::new(),
-            },
-        }
+            .stderr(log);
+        let process = ChildServer::start(command, database);
+        let api = Api {
+            address: process.address.clone(),
+            client: reqwest::Client::new(),
+        };
+        Server { process, api }
     }
 
     /// SIGTERM, as an operator would: in-flight requests finish and the WAL is checkpointed.
     fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for bankd") {
-                assert!(status.success(), "bankd serve exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "bankd serve did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = self.process.terminate();
+        assert!(status.success(), "bankd serve exited with {status}");
     }
 }
 
@@ -646,19 +656,7 @@ impl Api {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        if !token.is_empty() {
-            request = request.header("Authorization", format!("Token {token}"));
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        request(&self.client, &self.address, method, path, token, body).await
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -675,16 +673,6 @@ impl Api {
         let (status, body) = self.post("/api/get-token/", "", body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().expect("token").to_owned()
-    }
-}
-
-impl Drop for Server {
-    /// A test that panics before `stop` must not leave a server behind.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -854,6 +842,16 @@ impl TamperedCopy {
 
     fn tamper(&self, sql: &str) {
         open(&self.path).execute_batch(sql).expect("tamper");
+    }
+
+    /// What the server's writer does every 100 ms, so a test starts with every audit row in the
+    /// filter tables (the copy holds far fewer rows than one call indexes).
+    fn index_audit_rows(&self) {
+        bankd::db::audit::index_new_rows(&open(&self.path)).expect("index the audit rows");
+        assert_eq!(
+            self.query("SELECT indexed_through FROM audit_index_state"),
+            self.query("SELECT max(id) FROM audit_log")
+        );
     }
 
     fn verify_fails(&self) -> String {

@@ -4,13 +4,15 @@
 //! token, JWT, full card number or CVV may appear (issue 4, item 9).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+#[path = "support/child_server.rs"]
+mod child_server;
+
+use child_server::{ChildServer, bankd_command};
 
 const PASSWORD: &str = "a-strong-password123";
 const WRONG_PASSWORD: &str = "wrong-password-7731";
@@ -19,43 +21,20 @@ const BOGUS_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// `bankd serve` on port 0 with its stderr going to a file.
 struct Server {
-    child: Child,
-    address: String,
+    process: ChildServer,
     client: reqwest::Client,
-    _stdout: BufReader<ChildStdout>,
 }
 
 impl Server {
     fn start(dir: &Path, log_format: &str, stderr: File) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bankd"));
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
-            command.env_remove(key);
-        }
-        let mut child = command
-            .current_dir(dir)
+        let mut command = bankd_command(dir);
+        command
             .env("BANKD_LOG_FORMAT", log_format)
             .env("BANKD_LOG_LEVEL", "debug")
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(dir.join("bank.db"))
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("bankd starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let address = loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("read the banner");
-            assert!(read > 0, "bankd exited before printing its address");
-            if let Some(url) = line.trim().strip_prefix("bankd listening on ") {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
+            .stderr(stderr);
         Self {
-            child,
-            address,
+            process: ChildServer::start(command, &dir.join("bank.db")),
             client: reqwest::Client::new(),
-            _stdout: stdout,
         }
     }
 
@@ -70,7 +49,7 @@ impl Server {
     ) -> Value {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.address))
+            .request(method, format!("{}{path}", self.process.address))
             .header("Idempotency-Key", "log-test-key");
         if let Some(authorization) = authorization {
             request = request.header("Authorization", authorization);
@@ -87,28 +66,7 @@ impl Server {
 
     /// SIGTERM, then waits for the process to exit.
     fn stop(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "bankd did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.process.terminate();
     }
 }
 

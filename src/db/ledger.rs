@@ -2,9 +2,11 @@
 //!
 //! Each function runs inside the writer's `BEGIN IMMEDIATE` transaction (see `writer.rs`), so
 //! its "read balance, check, write balance, append ledger rows" cannot interleave with any other
-//! write. A refused movement returns `Err`, which rolls back its savepoint: it changes nothing
-//! and records no transaction. After posting, each function checks its postconditions in Rust;
-//! the schema's `CHECK` constraints enforce them a second time.
+//! write. Every refusal (unknown, frozen or closed account, insufficient funds, balance limit) is
+//! decided before the first write, so a refused movement returns `Err` having changed nothing,
+//! and the caller can still record the refusal in the same job; an SQLite error after a write
+//! makes the whole job roll back to its savepoint (writer.rs). After posting, each function
+//! checks its postconditions in Rust; the schema's `CHECK` constraints enforce them again.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -216,24 +218,30 @@ impl<'a> Leg<'a> {
     }
 }
 
+/// Appends one ledger row. The table has no rowid (it is clustered by account, migration V3):
+/// the id is the next one after the highest, which only this thread ever assigns.
 fn append(conn: &Connection, leg: &Leg<'_>, now: &str) -> Result<i64, ApiError> {
     Ok(conn
         .prepare_cached(
-            "INSERT INTO transactions (account_id, customer_id, transaction_type, amount_cents,
+            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
                  balance_after_cents, counterparty_account_number, transfer_id, description, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES ((SELECT coalesce(max(id), 0) + 1 FROM transactions), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             RETURNING id",
         )?
-        .insert(params![
-            leg.account.id,
-            leg.account.customer,
-            leg.kind.as_str(),
-            leg.amount.cents(),
-            leg.balance_after.cents(),
-            leg.counterparty,
-            leg.transfer_id,
-            leg.description,
-            now
-        ])?)
+        .query_row(
+            params![
+                leg.account.id,
+                leg.account.customer,
+                leg.kind.as_str(),
+                leg.amount.cents(),
+                leg.balance_after.cents(),
+                leg.counterparty,
+                leg.transfer_id,
+                leg.description,
+                now
+            ],
+            |row| row.get(0),
+        )?)
 }
 
 /// The newest posting time handed out, in microseconds since the epoch.

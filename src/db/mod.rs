@@ -1,15 +1,19 @@
 //! All SQL lives under `db/`: synchronous functions over a `&Connection`, run on blocking
-//! threads, never on the async runtime.
+//! threads; only reads of a few rows by key may run on the async runtime (`Db::read_point`).
 //!
 //! `Db` holds a pool of read-only connections and one writer thread that owns the only
-//! connection allowed to write. `Db::read` borrows a pooled connection on a blocking thread;
+//! connection allowed to write. `Db::read` borrows a pooled connection on a blocking thread
+//! (`Db::read_point`, for by-key reads, borrows one inline when it can);
 //! `Db::write` sends a job to the writer, which runs it inside `BEGIN IMMEDIATE` (see
 //! `writer.rs`). Every connection gets the same pragmas:
 //!
 //! * `journal_mode=WAL` — readers never block the writer and the writer never blocks readers.
 //! * `synchronous=FULL` — the WAL is fsynced at every commit, so an acknowledged movement
-//!   survives a crash or power loss (NORMAL could lose the last commits on power loss).
+//!   survives a crash or power loss (NORMAL could lose the last commits on power loss). The
+//!   writer alone runs NORMAL because its commits are fsynced by the syncer thread before any
+//!   caller is answered (`durability.rs`).
 //! * `foreign_keys=ON` — SQLite leaves it off by default.
+//! * `temp_store=MEMORY` — savepoint journals and sorts never touch a temporary file.
 //! * `busy_timeout` — another process (`bankd createsuperuser`, `bankd backup`) may hold the
 //!   lock briefly; wait for it instead of failing.
 
@@ -18,7 +22,9 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod cards;
+mod checkpoint;
 pub mod customers;
+mod durability;
 pub mod idempotency;
 pub mod ledger;
 pub mod migrate;
@@ -41,6 +47,14 @@ pub use writer::WriterStats;
 
 /// The writer's page cache: negative means KiB in SQLite's `cache_size` (here 32 MiB).
 const WRITER_CACHE_KIB_NEGATED: i64 = -32_768;
+
+/// How often the writer copies new audit rows into the audit filter tables (migration V4): often
+/// enough that each copy is small (a few ms at most), rarely enough that an actor's entries
+/// from many batches share a page.
+const AUDIT_INDEXING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Prepared statements kept per connection (rusqlite's default is 16).
+const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 /// How many connections and how much queueing.
 #[derive(Clone, Copy, Debug)]
@@ -81,6 +95,13 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Statement journals (the pages a SAVEPOINT may have to restore) and sort spills stay in
+    // memory: by default a statement journal past 64 KiB spills to a file in /var/tmp, and the
+    // writer's batches always passed that (a third of its write() traffic, BENCHMARKS.md).
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Room for every statement a connection prepares (lists build one per filter combination
+    // and account count), so the hot ones are never evicted and re-parsed.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(())
 }
 
@@ -104,6 +125,14 @@ impl Db {
             .pragma_update(None, "cache_size", WRITER_CACHE_KIB_NEGATED)
             .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
+        // Commits are made durable by the syncer thread before anyone is answered, so the writer
+        // need not wait for the fsync itself (durability.rs). Without a syncer it stays FULL.
+        let syncer = writer_conn.path().and_then(durability::Syncer::start);
+        if syncer.is_some() {
+            writer_conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
+        }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             configure(conn)?;
             conn.pragma_update(None, "query_only", "ON")
@@ -121,6 +150,12 @@ impl Db {
             readers,
             writer: writer::Writer::start(
                 writer_conn,
+                checkpoint::Checkpointer::start(path),
+                syncer,
+                writer::Maintenance {
+                    every: AUDIT_INDEXING_INTERVAL,
+                    run: audit::index_new_rows,
+                },
                 settings.write_batch_max,
                 settings.write_queue_max,
             ),
@@ -140,6 +175,22 @@ impl Db {
         })
         .await
         .map_err(|e| ApiError::internal(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `f` right here, on the calling async thread, when a pooled connection is free (else
+    /// like `read`). Only for reads of a few rows found by key: they take a few microseconds,
+    /// less than handing them to a blocking thread and waking the task again, which was the
+    /// largest single cost of a read request (BENCHMARKS.md). Lists and statements, whose cost
+    /// grows with the page or the date range, use `read`.
+    pub async fn read_point<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.readers.try_get() {
+            Some(conn) => f(&conn),
+            None => self.read(f).await,
+        }
     }
 
     /// Runs `f` on the writer connection inside `BEGIN IMMEDIATE` (in its own savepoint, so an
@@ -168,21 +219,6 @@ impl Db {
     }
 }
 
-/// Runs `work` inside a nested savepoint: an `Err` undoes exactly `work`'s changes and leaves
-/// the rest of the transaction (e.g. the audit row recording the refusal) intact.
-pub fn in_savepoint<T>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    conn.prepare_cached("SAVEPOINT nested")?.execute([])?;
-    let outcome = work(conn);
-    if outcome.is_err() {
-        conn.prepare_cached("ROLLBACK TO nested")?.execute([])?;
-    }
-    conn.prepare_cached("RELEASE nested")?.execute([])?;
-    outcome
-}
-
 /// Whether an error is SQLite refusing a UNIQUE constraint (used to retry account numbers and
 /// to turn a username race into a field error).
 pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -198,7 +234,7 @@ pub fn serialize_cents<S: serde::Serializer>(
     cents: &i64,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&crate::domain::money::format_cents(*cents))
+    serializer.collect_str(&crate::domain::money::Cents(*cents))
 }
 
 /// Serializes optional cents as a two-decimal string or `null`.

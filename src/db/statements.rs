@@ -1,17 +1,20 @@
 //! Account statements (contract §7): figures over a date range, stored once generated.
 //!
 //! Cost does not grow with the account's history: the opening balance is the `balance_after`
-//! of the last posting before the range (one index probe on `(account_id, created_at)`), and
-//! the totals and transactions are one range scan of the same index. The statement stores the
-//! ledger's highest id at generation, so its transactions are the same forever even when the
-//! range includes today.
+//! of the last posting before the range (one probe of the ledger, clustered by account and
+//! time), and the transactions, totals and closing balance come from one pass over the range.
+//! The statement stores the ledger's highest id at generation, so its transactions are the
+//! same forever even when the range includes today. That is also why it is computed on a reader
+//! and the writer only inserts the finished row (`draft`, then `store`).
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use crate::db::accounts::Account;
+use crate::db::customers;
 use crate::db::transactions::{self, Transaction};
-use crate::db::{accounts, customers};
+use crate::domain::TransactionType;
 use crate::domain::time::{now_rfc3339, start_of_day};
 use crate::error::ApiError;
 
@@ -63,24 +66,48 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Statement> {
     })
 }
 
-/// Computes and stores a statement of one of the user's accounts (closed ones included).
-pub fn generate(
-    conn: &Connection,
-    user_id: i64,
+/// A statement computed but not yet stored: its figures and rows, read in one snapshot.
+pub struct Draft {
     account_id: i64,
+    customer_id: i64,
+    account_number: String,
     start: NaiveDate,
     end: NaiveDate,
-) -> Result<Statement, ApiError> {
-    let account = accounts::find_by_id_and_owner(conn, account_id, user_id)?;
+    opening: i64,
+    closing: i64,
+    deposits: i64,
+    withdrawals: i64,
+    count: i64,
+    last_transaction_id: i64,
+    transactions: Vec<Transaction>,
+}
+
+/// Computes a statement of one of the user's accounts (closed ones included) on a reader.
+///
+/// Everything is read in one snapshot and pinned to the ledger's highest id at that moment.
+/// The ledger is append-only and a posting's `created_at` never precedes an earlier id's, so
+/// the rows in the range with `id <= last_transaction_id` (and so the figures) stay exactly
+/// these forever: the draft can be stored later by the writer (`store`), which then only
+/// inserts one row instead of scanning the range while every other write waits.
+///
+/// `account` is the caller's, already checked (its number and owner never change).
+pub fn draft(
+    conn: &Connection,
+    account: Account,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Draft, ApiError> {
+    let account_id = account.id;
+    let snapshot = conn.unchecked_transaction()?;
     let from = start_of_day(start);
     let before = end
         .succ_opt()
         .map(start_of_day)
         .ok_or_else(|| ApiError::internal("date overflow"))?;
-    let last_transaction_id: i64 = conn
+    let last_transaction_id: i64 = snapshot
         .prepare_cached("SELECT coalesce(max(id), 0) FROM transactions")?
         .query_row([], |row| row.get(0))?;
-    let opening: i64 = conn
+    let opening: i64 = snapshot
         .prepare_cached(
             "SELECT balance_after_cents FROM transactions WHERE account_id = ?1 AND created_at < ?2
              ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -88,22 +115,31 @@ pub fn generate(
         .query_row(params![account_id, from], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
-    let (deposits, withdrawals, count): (i64, i64, i64) = conn
-        .prepare_cached(
-            "SELECT coalesce(sum(CASE WHEN transaction_type IN ('deposit', 'transfer_in') THEN amount_cents END), 0),
-                    coalesce(sum(CASE WHEN transaction_type IN ('withdrawal', 'transfer_out') THEN amount_cents END), 0),
-                    count(*)
-             FROM transactions WHERE account_id = ?1 AND created_at >= ?2 AND created_at < ?3",
-        )?
-        .query_row(params![account_id, from, before], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    let closing: i64 = conn
-        .prepare_cached(
-            "SELECT balance_after_cents FROM transactions WHERE account_id = ?1 AND created_at < ?2
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-        )?
-        .query_row(params![account_id, before], |row| row.get(0))
-        .optional()?
-        .unwrap_or(0);
+    // One pass over the range: the rows, the totals and the closing balance (the last row's
+    // balance_after, or the opening balance when the range is empty).
+    let transactions = range_rows(
+        &snapshot,
+        account_id,
+        &account.account_number,
+        (&from, &before),
+        last_transaction_id,
+    )?;
+    let (mut deposits, mut withdrawals) = (0_i64, 0_i64);
+    for row in &transactions {
+        match TransactionType::parse(&row.transaction_type) {
+            Some(TransactionType::Deposit | TransactionType::TransferIn) => deposits += row.amount,
+            Some(TransactionType::Withdrawal | TransactionType::TransferOut) => {
+                withdrawals += row.amount;
+            }
+            None => {
+                return Err(ApiError::internal(format!(
+                    "transaction {} has an unknown type",
+                    row.id
+                )));
+            }
+        }
+    }
+    let closing = transactions.last().map_or(opening, |row| row.balance_after);
     // The ledger's own arithmetic must agree with its balance_after chain; the schema checks it
     // again on insert.
     if opening + deposits - withdrawals != closing {
@@ -111,6 +147,26 @@ pub fn generate(
             "statement does not balance for account {account_id}: {opening} + {deposits} - {withdrawals} != {closing}"
         )));
     }
+    snapshot.finish()?;
+    Ok(Draft {
+        account_id,
+        customer_id: account.customer,
+        account_number: account.account_number,
+        start,
+        end,
+        opening,
+        closing,
+        deposits,
+        withdrawals,
+        count: i64::try_from(transactions.len()).unwrap_or(i64::MAX),
+        last_transaction_id,
+        transactions,
+    })
+}
+
+/// Stores a draft (on the writer) and returns the statement with its transactions.
+pub fn store(conn: &Connection, draft: Draft) -> Result<Statement, ApiError> {
+    let generated_at = now_rfc3339();
     let id = conn
         .prepare_cached(
             "INSERT INTO statements (account_id, customer_id, start_date, end_date, opening_balance_cents,
@@ -119,19 +175,56 @@ pub fn generate(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .insert(params![
-            account_id,
-            account.customer,
-            start.to_string(),
-            end.to_string(),
-            opening,
-            closing,
-            deposits,
-            withdrawals,
-            count,
-            last_transaction_id,
-            now_rfc3339()
+            draft.account_id,
+            draft.customer_id,
+            draft.start.to_string(),
+            draft.end.to_string(),
+            draft.opening,
+            draft.closing,
+            draft.deposits,
+            draft.withdrawals,
+            draft.count,
+            draft.last_transaction_id,
+            generated_at
         ])?;
-    find(conn, id, user_id, true)
+    Ok(Statement {
+        id,
+        account: draft.account_id,
+        account_number: draft.account_number,
+        start_date: draft.start.to_string(),
+        end_date: draft.end.to_string(),
+        opening_balance: draft.opening,
+        closing_balance: draft.closing,
+        total_deposits: draft.deposits,
+        total_withdrawals: draft.withdrawals,
+        transaction_count: draft.count,
+        transactions: Some(draft.transactions),
+        generated_at,
+        last_transaction_id: draft.last_transaction_id,
+    })
+}
+
+/// The ledger rows of one account with `created_at` in `[from, before)` and `id <= last_id`,
+/// oldest first: one range of the clustered ledger, no join (the account number is known).
+fn range_rows(
+    conn: &Connection,
+    account_id: i64,
+    account_number: &str,
+    (from, before): (&str, &str),
+    last_id: i64,
+) -> rusqlite::Result<Vec<Transaction>> {
+    conn.prepare_cached(
+        "SELECT t.id, t.account_id, ?5, t.transaction_type, t.amount_cents, t.balance_after_cents,
+                t.counterparty_account_number, t.transfer_id, t.description, t.created_at
+         FROM transactions t
+         WHERE t.account_id = ?1 AND t.created_at >= ?2 AND t.created_at < ?3 AND t.id <= ?4
+         ORDER BY t.created_at, t.id",
+    )?
+    .query_map(
+        params![account_id, from, before, last_id, account_number],
+        transactions::from_row,
+    )?
+    .collect()
 }
 
 /// One of the user's statements, with its transactions (oldest first) when asked.
@@ -155,17 +248,13 @@ pub fn find(
         let (Some(start), Some(end)) = (start, end) else {
             return Err(ApiError::internal("stored statement has bad dates"));
         };
-        let rows = conn
-            .prepare_cached(&format!(
-                "{} WHERE t.account_id = ?1 AND t.created_at >= ?2 AND t.created_at < ?3 AND t.id <= ?4
-                 ORDER BY t.created_at, t.id",
-                transactions::SELECT_TRANSACTION
-            ))?
-            .query_map(
-                params![statement.account, start_of_day(start), start_of_day(end), statement.last_transaction_id],
-                transactions::from_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = range_rows(
+            conn,
+            statement.account,
+            &statement.account_number,
+            (&start_of_day(start), &start_of_day(end)),
+            statement.last_transaction_id,
+        )?;
         statement.transactions = Some(rows);
     }
     Ok(statement)

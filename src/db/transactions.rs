@@ -1,10 +1,10 @@
 //! Reading the ledger: the caller's transactions, newest first, with the contract's filters.
 //!
-//! Every query starts from an index whose leading column is the owner (`customer_id`) or the
-//! account and whose next column is `created_at`, so date filters are index ranges and the
-//! ordering needs no sort. Type and amount filters are checked on the rows of that range.
+//! The ledger table is clustered by `(account_id, created_at, id)` (migration V3): one
+//! account's postings are one range of the table itself, date filters narrow that range, and
+//! newest-first needs no sort. Type and amount filters are checked on the rows of the range.
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use serde::Serialize;
 
 use crate::db::customers;
@@ -72,7 +72,16 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Transaction> {
     })
 }
 
+/// Above this many accounts with postings, a customer's list is sorted instead of merged.
+const MERGED_ACCOUNTS_MAX: usize = 32;
+
 /// One page of the user's transactions, newest first, and how many match in all.
+///
+/// The ledger is clustered by `(account_id, created_at, id)`, so one account's rows, newest
+/// first, are a backwards range scan. A customer's list without an account filter is the merge
+/// of those scans over the customer's accounts: a `UNION ALL` with one arm per account and an
+/// `ORDER BY` outside, which SQLite runs as a merge of already-ordered arms (no sort, and it
+/// stops after `OFFSET + LIMIT` rows).
 pub fn list_for_user(
     conn: &Connection,
     user_id: i64,
@@ -83,12 +92,8 @@ pub fn list_for_user(
     let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
         return Ok((0, Vec::new()));
     };
-    let mut conditions = vec!["t.customer_id = ?"];
-    let mut values: Vec<Box<dyn ToSql>> = vec![Box::new(customer_id)];
-    if let Some(account) = filters.account {
-        conditions.push("t.account_id = ?");
-        values.push(Box::new(account));
-    }
+    let mut conditions = Vec::new();
+    let mut values: Vec<Box<dyn ToSql>> = Vec::new();
     if let Some(kind) = filters.transaction_type {
         conditions.push("t.transaction_type = ?");
         values.push(Box::new(kind.as_str()));
@@ -109,38 +114,69 @@ pub fn list_for_user(
         conditions.push("t.amount_cents <= ?");
         values.push(Box::new(max));
     }
-    let condition = conditions.join(" AND ");
-    let params: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
+    let filter_sql: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
+    let filter_params: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
+
+    // The accounts whose postings are listed: the one asked for if it is the customer's, else
+    // every account of the customer's that has any.
+    let accounts: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, transaction_count FROM accounts
+             WHERE customer_id = ?1 AND (?2 IS NULL OR id = ?2) AND transaction_count > 0
+             ORDER BY id",
+        )?
+        .query_map(params![customer_id, filters.account], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    if accounts.is_empty() {
+        return Ok((0, Vec::new()));
+    }
 
     let count: i64 = if filters.only_by_owner_or_account() {
         // The per-account counter answers in O(accounts) instead of counting the rows.
-        let (sql, owner_params): (&str, Vec<&dyn ToSql>) = match &filters.account {
-            Some(account) => (
-                "SELECT coalesce(sum(transaction_count), 0) FROM accounts WHERE customer_id = ?1 AND id = ?2",
-                vec![&customer_id, account],
-            ),
-            None => (
-                "SELECT coalesce(sum(transaction_count), 0) FROM accounts WHERE customer_id = ?1",
-                vec![&customer_id],
-            ),
-        };
-        conn.prepare_cached(sql)?
-            .query_row(owner_params.as_slice(), |row| row.get(0))?
+        accounts.iter().map(|(_, count)| count).sum()
     } else {
-        conn.prepare_cached(&format!(
-            "SELECT count(*) FROM transactions t WHERE {condition}"
-        ))?
-        .query_row(params.as_slice(), |row| row.get(0))?
+        let mut total = 0;
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT count(*) FROM transactions t WHERE t.account_id = ?{filter_sql}"
+        ))?;
+        for (account, _) in &accounts {
+            let mut count_params: Vec<&dyn ToSql> = vec![account];
+            count_params.extend_from_slice(&filter_params);
+            total += statement.query_row(count_params.as_slice(), |row| row.get::<_, i64>(0))?;
+        }
+        total
     };
 
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let mut page_params = params.clone();
+    let mut page_params: Vec<&dyn ToSql> = Vec::new();
+    let sql = if accounts.len() <= MERGED_ACCOUNTS_MAX {
+        let arms: Vec<String> = accounts
+            .iter()
+            .map(|(account, _)| {
+                page_params.push(account);
+                page_params.extend_from_slice(&filter_params);
+                format!("{SELECT_TRANSACTION} WHERE t.account_id = ?{filter_sql}")
+            })
+            .collect();
+        // Columns 10 and 1 are created_at and id.
+        format!(
+            "{} ORDER BY 10 DESC, 1 DESC LIMIT ? OFFSET ?",
+            arms.join(" UNION ALL ")
+        )
+    } else {
+        page_params.push(&customer_id);
+        page_params.extend_from_slice(&filter_params);
+        format!(
+            "{SELECT_TRANSACTION} WHERE t.account_id IN (SELECT id FROM accounts WHERE customer_id = ?){filter_sql}
+             ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?"
+        )
+    };
     page_params.push(&limit);
     page_params.push(&offset);
     let rows = conn
-        .prepare_cached(&format!(
-            "{SELECT_TRANSACTION} WHERE {condition} ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?"
-        ))?
+        .prepare_cached(&sql)?
         .query_map(page_params.as_slice(), from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count.unsigned_abs(), rows))

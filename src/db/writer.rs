@@ -7,8 +7,10 @@
 //!
 //! Group commit: the thread blocks for the first job, then takes every job already waiting (up
 //! to `database.write_batch_max`) into one transaction, each inside its own `SAVEPOINT`. A job that
-//! fails rolls back to its savepoint alone. After `COMMIT` succeeds every caller gets its result;
-//! if `COMMIT` fails, every job in the batch gets an error and none is acknowledged. With one
+//! fails rolls back to its savepoint alone. After `COMMIT` succeeds the batch's answers go to the
+//! syncer thread, which gives them once the WAL is fsynced (`durability.rs`) while this thread
+//! runs the next batch; if `COMMIT` fails, every job in the batch gets an error and none is
+//! acknowledged. With one
 //! client nothing waits for a batch to fill: a lone job commits at once. The queue is bounded:
 //! when full, callers get `503` with `Retry-After` instead of memory growing without bound.
 
@@ -16,14 +18,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
+use super::durability::Syncer;
 use crate::error::ApiError;
 
 /// Delivers a job's result once the commit's outcome is known.
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+pub(super) type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// A unit of work for the writer thread.
 trait Job: Send {
@@ -78,6 +83,14 @@ fn run_in_savepoint<T>(
     outcome
 }
 
+/// Bookkeeping the writer does inside a batch's transaction at most every `every` (e.g.
+/// indexing the audit log's new rows in bulk). It runs in its own savepoint: if it fails, it
+/// changes nothing and the batch commits without it.
+pub struct Maintenance {
+    pub every: Duration,
+    pub run: fn(&Connection) -> rusqlite::Result<()>,
+}
+
 /// Counters exposed by `/metrics`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WriterStats {
@@ -105,13 +118,31 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, batch_max: usize, queue_max: usize) -> Self {
+    pub fn start(
+        conn: Connection,
+        checkpointer: Checkpointer,
+        syncer: Option<Syncer>,
+        maintenance: Maintenance,
+        batch_max: usize,
+        queue_max: usize,
+    ) -> Self {
         let (sender, receiver) = sync_channel::<Box<dyn Job>>(queue_max.max(1));
         let counters = Arc::new(Counters::default());
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("bankd-writer".to_owned())
-            .spawn(move || writer_loop(conn, receiver, batch_max.max(1), &thread_counters))
+            .spawn(move || {
+                super::checkpoint::install_hook(&conn);
+                writer_loop(
+                    conn,
+                    &checkpointer,
+                    syncer,
+                    maintenance,
+                    receiver,
+                    batch_max.max(1),
+                    &thread_counters,
+                );
+            })
             .ok();
         Self {
             sender: Arc::new(Mutex::new(Some(sender))),
@@ -172,10 +203,14 @@ impl Writer {
 
 fn writer_loop(
     conn: Connection,
+    checkpointer: &Checkpointer,
+    mut syncer: Option<Syncer>,
+    maintenance: Maintenance,
     receiver: Receiver<Box<dyn Job>>,
     batch_max: usize,
     counters: &Counters,
 ) {
+    let mut maintained = Instant::now();
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -199,6 +234,12 @@ fn writer_loop(
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job.run(&conn)).collect();
+        if maintained.elapsed() >= maintenance.every {
+            maintained = Instant::now();
+            if let Err(error) = run_in_savepoint(&conn, |conn| Ok((maintenance.run)(conn)?)) {
+                tracing::warn!(?error, "writer maintenance failed; it will be retried");
+            }
+        }
         let commit = conn
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]))
@@ -210,9 +251,22 @@ fn writer_loop(
         } else {
             counters.commits.fetch_add(1, Ordering::Relaxed);
         }
-        for complete in completions {
-            complete(commit.clone());
+        let committed = commit.is_ok();
+        match (&syncer, committed) {
+            // Answered once the WAL is on disk, while this thread goes on (durability.rs).
+            (Some(syncer), true) => syncer.after_commit(completions),
+            _ => {
+                for complete in completions {
+                    complete(commit.clone());
+                }
+            }
         }
+        if committed {
+            checkpointer.after_commit(&conn);
+        }
+    }
+    if let Some(syncer) = &mut syncer {
+        syncer.stop();
     }
     // The queue is closed and drained: fold the WAL back into the main file so a stopped
     // database is one self-contained file.

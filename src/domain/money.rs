@@ -7,8 +7,6 @@
 
 use std::fmt;
 
-use rust_decimal::Decimal;
-
 use crate::limits::{
     AMOUNT_CENTS_MAX, AMOUNT_DECIMAL_PLACES_MAX, AMOUNT_DIGITS_MAX, BALANCE_CENTS_MAX,
 };
@@ -112,7 +110,20 @@ impl Balance {
 
 /// Renders cents as a decimal string with exactly two places: `60025` → `"600.25"`.
 pub fn format_cents(cents: i64) -> String {
-    Decimal::new(cents, 2).to_string()
+    Cents(cents).to_string()
+}
+
+/// Cents displayed as a decimal with exactly two places, by integer arithmetic (no allocation,
+/// no decimal type: a statement renders two of these per row).
+#[derive(Clone, Copy, Debug)]
+pub struct Cents(pub i64);
+
+impl fmt::Display for Cents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let magnitude = self.0.unsigned_abs();
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{:02}", magnitude / 100, magnitude % 100)
+    }
 }
 
 impl fmt::Display for Amount {
@@ -228,6 +239,7 @@ fn parse_cents(text: &str) -> Result<i64, AmountError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rust_decimal::Decimal;
 
     #[test]
     fn amounts_are_read_exactly() {
@@ -297,6 +309,11 @@ mod tests {
         fn every_valid_amount_round_trips_through_its_text(cents in 1..=AMOUNT_CENTS_MAX) {
             let text = format_cents(cents);
             prop_assert_eq!(Amount::parse(&text).map(Amount::cents), Ok(cents));
+        }
+
+        #[test]
+        fn cents_render_exactly_as_a_two_place_decimal(cents in any::<i64>()) {
+            prop_assert_eq!(format_cents(cents), Decimal::new(cents, 2).to_string());
         }
 
         #[test]

@@ -85,7 +85,7 @@ async fn retrieve(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = state
         .db
-        .read(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     Ok(Json(account))
 }
@@ -122,7 +122,7 @@ async fn save(
         .map(Option::unwrap_or_default);
     state
         .db
-        .read(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     fields.finish()?;
     let account = state

@@ -122,7 +122,7 @@ async fn retrieve(
 ) -> Result<impl IntoResponse, ApiError> {
     let card = state
         .db
-        .read(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     Ok(Json(card))
 }
@@ -144,7 +144,7 @@ async fn update(
     let credit_limit = fields.required("credit_limit", |text| parse_credit_limit(text, max_credit));
     state
         .db
-        .read(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     fields.finish()?;
     change(&state, &user, &ctx, id, status, credit_limit)
@@ -160,7 +160,7 @@ async fn cancel(
 ) -> Result<StatusCode, ApiError> {
     let card = state
         .db
-        .read(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     if card.status() == CardStatus::Cancelled {
         // Cancelling twice changes nothing; the answer is the same.

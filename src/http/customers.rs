@@ -34,7 +34,7 @@ async fn list(
     let page = PageRequest::from_query(&query)?;
     let profile = state
         .db
-        .read(move |conn| customers::find_for_user(conn, user.user_id))
+        .read_point(move |conn| customers::find_for_user(conn, user.user_id))
         .await?;
     let all: Vec<_> = profile.into_iter().collect();
     let count = all.len() as u64;
@@ -73,7 +73,7 @@ async fn retrieve(
 ) -> Result<impl IntoResponse, ApiError> {
     let customer = state
         .db
-        .read(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     Ok(Json(customer))
 }
@@ -110,7 +110,7 @@ async fn save(
     // Another user's id is a 404 even when the body is also invalid: check ownership first.
     state
         .db
-        .read(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     fields.finish()?;
     let customer = state

@@ -24,7 +24,7 @@ async fn healthz() -> Json<Value> {
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let ready = state
         .db
-        .read(|conn| Ok(migrate::is_current(conn)?))
+        .read_point(|conn| Ok(migrate::is_current(conn)?))
         .await
         .unwrap_or(false);
     if ready {

@@ -156,7 +156,7 @@ async fn jwt_refresh(
     // A refresh token of a user who no longer exists or is inactive mints nothing.
     state
         .db
-        .read(move |conn| users::active_user_is_staff(conn, user_id))
+        .read_point(move |conn| users::active_user_is_staff(conn, user_id))
         .await?
         .ok_or_else(not_valid)?;
     let access = jwt::issue(

@@ -2,8 +2,8 @@
 //!
 //! The handler validates the body, then submits one writer job that, in one transaction:
 //! replays a stored answer for a known `Idempotency-Key` (or refuses a reused one), runs the
-//! movement in `db::ledger` inside a nested savepoint, writes the audit row, and stores the
-//! answer under the key. Refusals (insufficient funds, frozen account, ...) are audited and
+//! movement in `db::ledger` (which decides every refusal before its first write), writes the
+//! audit row, and stores the answer under the key. Refusals (insufficient funds, frozen account, ...) are audited and
 //! stored too, so their replay is refused the same way.
 
 use axum::Router;
@@ -14,10 +14,10 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::db::accounts;
 use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
 use crate::db::idempotency::{self, Lookup};
 use crate::db::ledger::{self, Movement};
-use crate::db::{accounts, in_savepoint};
 use crate::domain::{AccountNumber, Amount};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, Id, RequestContext};
@@ -194,7 +194,7 @@ async fn refuse_invalid(
     }
     state
         .db
-        .read(move |conn| accounts::find_by_id_and_owner(conn, account_id, user.user_id))
+        .read_point(move |conn| accounts::find_by_id_and_owner(conn, account_id, user.user_id))
         .await?;
     fields.finish()
 }
@@ -257,8 +257,10 @@ fn execute(
         amount: request.amount,
         description: &request.description,
     };
-    let result = in_savepoint(conn, |conn| {
-        match &request.kind {
+    // Every refusal is decided before the ledger's first write (ledger.rs), so a refused movement
+    // has changed nothing and the audit row and stored answer below record it; an SQLite error
+    // is not a refusal and rolls back the whole job.
+    let result = match &request.kind {
         Kind::Deposit => ledger::deposit(conn, &movement).map(|posting| {
             json!({"status": "deposit successful", "new_balance": posting.new_balance.to_string(), "transaction_id": posting.transaction_id})
         }),
@@ -268,8 +270,7 @@ fn execute(
         Kind::Transfer { destination } => ledger::transfer(conn, &movement, destination).map(|transfer| {
             json!({"status": "transfer successful", "from_account_balance": transfer.source_balance.to_string(), "transfer_id": transfer.transfer_id})
         }),
-    }
-    });
+    };
     let (status, body, outcome) = match result {
         Ok(body) => (StatusCode::OK, body, Outcome::Success),
         Err(error) => match error.client_body() {

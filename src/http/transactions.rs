@@ -48,7 +48,7 @@ async fn retrieve(
 ) -> Result<impl IntoResponse, ApiError> {
     let transaction = state
         .db
-        .read(move |conn| transactions::find_by_id_and_owner(conn, id, user.user_id))
+        .read_point(move |conn| transactions::find_by_id_and_owner(conn, id, user.user_id))
         .await?;
     Ok(Json(transaction))
 }

@@ -1,13 +1,14 @@
 //! `Idempotency-Key` on money movement (contract §4, issue 3): a retried request is answered
 //! from the stored result and never moves money twice, even across a SIGKILL.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use crate::child_server::{ChildServer, bankd_command};
 use crate::helpers::{
     ApiResponse, PASSWORD, TestApp, assert_detail, registration_body, spawn_app, text,
 };
@@ -388,48 +389,18 @@ async fn requests_without_a_key_are_never_replayed() {
 }
 
 /// `bankd serve` as a child process on port 0, killed with SIGKILL when dropped.
-struct ChildServer {
-    child: Child,
-    address: String,
-    _stdout: BufReader<ChildStdout>,
-}
+struct Process(ChildServer);
 
-impl ChildServer {
-    fn start(database: &std::path::Path) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bankd"));
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
-            command.env_remove(key);
-        }
-        let mut child = command
-            .current_dir(database.parent().expect("a directory"))
-            .env("BANKD_LOG_LEVEL", "warn")
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(database)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bankd starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let address = loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("read the banner");
-            assert!(read > 0, "bankd exited before printing its address");
-            if let Some(url) = line.trim().strip_prefix("bankd listening on ") {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
-        Self {
-            child,
-            address,
-            _stdout: stdout,
-        }
+impl Process {
+    fn start(database: &Path) -> Self {
+        let mut command = bankd_command(database.parent().expect("a directory"));
+        command.env("BANKD_LOG_LEVEL", "warn").stderr(Stdio::null());
+        Self(ChildServer::start(command, database))
     }
 
     /// SIGKILL: no shutdown code runs.
     fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
+        self.0.kill();
     }
 
     async fn call(
@@ -440,7 +411,7 @@ impl ChildServer {
         key: Option<&str>,
     ) -> (StatusCode, Option<String>, Value) {
         let client = reqwest::Client::new();
-        let url = format!("{}{path}", self.address);
+        let url = format!("{}{path}", self.0.address);
         let mut request = match &body {
             Some(body) => client.post(url).json(body),
             None => client.get(url),
@@ -463,20 +434,11 @@ impl ChildServer {
     }
 }
 
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_survives_a_sigkill_and_its_retry_after_restart_is_replayed() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database = dir.path().join("bank.db");
-    let mut server = ChildServer::start(&database);
+    let mut server = Process::start(&database);
     let (status, _, _) = server
         .call("/api/register/", "", Some(registration_body("carol")), None)
         .await;
@@ -515,7 +477,7 @@ async fn a_key_survives_a_sigkill_and_its_retry_after_restart_is_replayed() {
     assert_eq!(replayed, None);
 
     server.kill();
-    let server = ChildServer::start(&database);
+    let server = Process::start(&database);
     let (status, replayed, retry) = server
         .call(&transfer_path, &token, Some(transfer), Some("survives"))
         .await;

@@ -1,6 +1,8 @@
 //! Black-box tests of the HTTP API: the real application on port 0 with a fresh SQLite file per
 //! test, driven only through HTTP (see `helpers.rs`). One binary, one module per concern.
 
+#[path = "../support/child_server.rs"]
+mod child_server;
 mod helpers;
 
 mod accounts;

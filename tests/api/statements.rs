@@ -23,9 +23,10 @@ struct Posting {
 fn insert_postings(app: &TestApp, account: i64, postings: &[Posting]) {
     for posting in postings {
         app.execute_sql(
-            "INSERT INTO transactions (account_id, customer_id, transaction_type, amount_cents,
+            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
                  balance_after_cents, description, created_at)
-             VALUES (?1, (SELECT customer_id FROM accounts WHERE id = ?1), ?2, ?3, ?4, 'crafted', ?5)",
+             VALUES ((SELECT coalesce(max(id), 0) + 1 FROM transactions), ?1,
+                 (SELECT customer_id FROM accounts WHERE id = ?1), ?2, ?3, ?4, 'crafted', ?5)",
             rusqlite::params![
                 account,
                 posting.kind,
@@ -521,9 +522,10 @@ async fn another_users_statements_and_accounts_are_not_found() {
 fn insert_cent_deposits(app: &TestApp, account: i64, count: i64, start: &str, opening_cents: i64) {
     let inserted = app.execute_sql(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
-         INSERT INTO transactions (account_id, customer_id, transaction_type, amount_cents,
+         INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
              balance_after_cents, description, created_at)
-         SELECT ?1, (SELECT customer_id FROM accounts WHERE id = ?1), 'deposit', 1, ?4 + i, '',
+         SELECT (SELECT coalesce(max(id), 0) FROM transactions) + i, ?1,
+             (SELECT customer_id FROM accounts WHERE id = ?1), 'deposit', 1, ?4 + i, '',
              strftime('%Y-%m-%dT%H:%M:%S', ?3, '+' || i || ' seconds') || '.000000Z'
          FROM n",
         rusqlite::params![account, count, start, opening_cents],

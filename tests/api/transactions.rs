@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, id_of, keys, not_found, spawn_app, text};
+use crate::helpers::{TestApp, id_of, keys, not_found, spawn_app, spawn_app_with, text};
 
 const TRANSACTION_FIELDS: [&str; 10] = [
     "account",
@@ -90,6 +90,86 @@ async fn transactions_are_listed_newest_first_with_every_field() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(&read, newest);
+}
+
+/// Every row of the caller's list, page by page (`page_size` rows a page), after `query`.
+async fn every_page(app: &TestApp, token: &str, query: &str, page_size: u32) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let list = app
+            .transactions(token, &format!("?page_size={page_size}&page={page}{query}"))
+            .await;
+        rows.extend(results(&list).iter().cloned());
+        if list["next"].is_null() {
+            assert_eq!(list["count"], rows.len(), "count agrees with the rows");
+            return rows;
+        }
+    }
+    unreachable!()
+}
+
+/// The ledger is clustered by account: a customer's list is a merge of their accounts' ranges
+/// (a sort past 32 accounts with postings). Either way it must be exactly posting order,
+/// newest first, across accounts and pages, with and without filters.
+#[tokio::test]
+async fn a_customers_list_interleaves_all_their_accounts_in_posting_order() {
+    let app = spawn_app_with(|config| config.max_accounts_per_customer = 40).await;
+    for accounts in [3_usize, 34] {
+        let token = app.new_user().await;
+        let mut opened = Vec::new();
+        for _ in 0..accounts {
+            opened.push(app.open_account(&token).await);
+        }
+        // Postings hop between accounts (7 is coprime with 3 and 34), with a transfer every
+        // fifth posting; amounts rise with posting order so the expected list is easy to state.
+        let mut posted = Vec::new();
+        for n in 1..=45_usize {
+            let (id, _) = &opened[(n * 7) % accounts];
+            let amount = format!("{n}.00");
+            app.deposit(&token, *id, &amount)
+                .await
+                .expect(StatusCode::OK);
+            posted.push(amount.clone());
+            if n % 5 == 0 {
+                let (_, to_number) = &opened[(n * 7 + 1) % accounts];
+                app.transfer(&token, *id, to_number, "0.50")
+                    .await
+                    .expect(StatusCode::OK);
+                // Out leg, then in leg: newest first the in leg comes before the out leg.
+                posted.push("0.50".to_owned());
+                posted.push("0.50".to_owned());
+            }
+        }
+        let newest_first: Vec<&str> = posted.iter().rev().map(String::as_str).collect();
+
+        let rows = every_page(&app, &token, "", 7).await;
+
+        let listed: Vec<&str> = rows.iter().map(|row| text(row, "amount")).collect();
+        assert_eq!(listed, newest_first, "{accounts} accounts");
+        let ids: Vec<i64> = rows.iter().map(|row| id_of(row, "id")).collect();
+        assert!(ids.windows(2).all(|w| w[0] > w[1]), "ids fall: {ids:?}");
+        let times: Vec<&str> = rows.iter().map(|row| text(row, "created_at")).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] >= w[1]),
+            "times fall: {times:?}"
+        );
+        let pairs: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|row| (text(row, "transaction_type"), text(row, "amount")))
+            .collect();
+        assert_eq!(pairs[0], ("transfer_in", "0.50"));
+        assert_eq!(pairs[1], ("transfer_out", "0.50"));
+
+        // A filter that keeps some rows of every account: the count and the merge both apply it.
+        let filtered = every_page(&app, &token, "&min_amount=10&transaction_type=deposit", 4).await;
+        let expected: Vec<&str> = newest_first
+            .iter()
+            .copied()
+            .filter(|amount| amount.parse::<f64>().is_ok_and(|a| a >= 10.0))
+            .collect();
+        let listed: Vec<&str> = filtered.iter().map(|row| text(row, "amount")).collect();
+        assert_eq!(listed, expected, "{accounts} accounts, filtered");
+    }
 }
 
 #[tokio::test]

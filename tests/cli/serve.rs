@@ -1,56 +1,31 @@
 //! `bankd serve` as a child process: its banner, graceful SIGTERM, and durability across a
 //! SIGKILL (every acknowledged transfer is there after a restart, exactly once).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
+use super::child_server::{ChildServer, request};
 use super::{PASSWORD, bankd, database};
 
-/// A `bankd serve` child process on port 0.
+/// A `bankd serve` child process on port 0, with a client.
 pub struct Server {
-    child: Child,
-    address: String,
+    process: ChildServer,
     client: reqwest::Client,
-    _stdout: BufReader<ChildStdout>,
 }
 
 impl Server {
     /// Starts `bankd serve` on the directory's database and waits for its banner.
     pub fn start(dir: &TempDir) -> Server {
-        let mut child = bankd(dir.path())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                &database(dir),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bankd starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let address = loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("read the banner");
-            assert!(read > 0, "bankd exited before printing its address");
-            if let Some(url) = line.trim().strip_prefix("bankd listening on ") {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
+        let mut command = bankd(dir.path());
+        command.stderr(Stdio::null());
         Server {
-            child,
-            address,
+            process: ChildServer::start(command, Path::new(&database(dir))),
             client: reqwest::Client::new(),
-            _stdout: stdout,
         }
     }
 
@@ -61,19 +36,15 @@ impl Server {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        if !token.is_empty() {
-            request = request.header("Authorization", format!("Token {token}"));
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        request(
+            &self.client,
+            &self.process.address,
+            method,
+            path,
+            token,
+            body,
+        )
+        .await
     }
 
     async fn get(&self, path: &str, token: &str) -> Value {
@@ -98,37 +69,12 @@ impl Server {
 
     /// SIGKILL: no shutdown code runs at all.
     fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
+        self.process.kill();
     }
 
-    /// SIGTERM, then waits (with a generous guard) for the exit status.
+    /// SIGTERM, then waits for the exit status.
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "bankd did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.process.terminate()
     }
 }
 
@@ -171,7 +117,7 @@ async fn acknowledged_transfers_survive_a_sigkill() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut server = Server::start(&dir);
     let (token, source, destination, destination_number) = alice_with_two_accounts(&server).await;
-    let (client, address) = (server.client.clone(), server.address.clone());
+    let (client, address) = (server.client.clone(), server.process.address.clone());
     let mut transfers = JoinSet::new();
     for _ in 0..40 {
         let request = client

@@ -75,7 +75,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
         None => {
             let owner = state
                 .db
-                .read(move |conn| users::token_owner(conn, &sha256, now))
+                .read_point(move |conn| users::token_owner(conn, &sha256, now))
                 .await?
                 .ok_or_else(ApiError::invalid_token)?;
             let cached = CachedOwner {
@@ -103,7 +103,7 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
         None => {
             let is_staff = state
                 .db
-                .read(move |conn| users::active_user_is_staff(conn, user_id))
+                .read_point(move |conn| users::active_user_is_staff(conn, user_id))
                 .await?
                 .ok_or_else(ApiError::jwt_not_valid)?;
             let owner = CachedOwner {

@@ -15,6 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
 
+mod filters;
+
+pub use filters::{AUDIT_ROWS_INDEXED_PER_CALL, AuditFilters, index_new_rows, list};
+
 /// Who did it and from where.
 #[derive(Clone, Debug, Default)]
 pub struct AuditContext {
@@ -280,77 +284,4 @@ pub fn verify_chain(
         ));
     }
     Ok((count, head))
-}
-
-/// Filters for the staff audit list.
-#[derive(Clone, Debug, Default)]
-pub struct AuditFilters {
-    pub actor_user_id: Option<i64>,
-    pub account_id: Option<i64>,
-    pub action: Option<String>,
-    pub created_from: Option<String>,
-    pub created_before: Option<String>,
-}
-
-/// One page of the audit log, newest first.
-pub fn list(
-    conn: &Connection,
-    filters: &AuditFilters,
-    limit: u32,
-    offset: u64,
-) -> Result<(u64, Vec<AuditRow>), ApiError> {
-    let mut conditions: Vec<&str> = vec!["1 = 1"];
-    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-    if let Some(actor) = filters.actor_user_id {
-        conditions.push("actor_user_id = ?");
-        values.push(Box::new(actor));
-    }
-    if let Some(account) = filters.account_id {
-        conditions.push("object_type = 'account' AND object_id = ?");
-        values.push(Box::new(account));
-    }
-    if let Some(action) = &filters.action {
-        conditions.push("action = ?");
-        values.push(Box::new(action.clone()));
-    }
-    if let Some(from) = &filters.created_from {
-        conditions.push("created_at >= ?");
-        values.push(Box::new(from.clone()));
-    }
-    if let Some(before) = &filters.created_before {
-        conditions.push("created_at < ?");
-        values.push(Box::new(before.clone()));
-    }
-    let condition = conditions.join(" AND ");
-    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
-    let count: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM audit_log WHERE {condition}"))?
-        .query_row(params.as_slice(), |row| row.get(0))?;
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let mut page_params = params.clone();
-    page_params.push(&limit);
-    page_params.push(&offset);
-    let rows = conn
-        .prepare_cached(&format!(
-            "{SELECT_CHAIN} WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
-        ))?
-        .query_map(page_params.as_slice(), |row| {
-            let canonical = CanonicalRow::from_row(row)?;
-            let hash: Vec<u8> = row.get(11)?;
-            Ok(AuditRow {
-                id: canonical.id,
-                created_at: canonical.created_at,
-                actor_user_id: canonical.actor_user_id,
-                client_ip: canonical.client_ip,
-                request_id: canonical.request_id,
-                action: canonical.action,
-                object_type: canonical.object_type,
-                object_id: canonical.object_id,
-                outcome: canonical.outcome,
-                details: serde_json::from_str(&canonical.details).unwrap_or(Value::Null),
-                hash: hex::encode(hash),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((count.unsigned_abs(), rows))
 }
