@@ -19,7 +19,7 @@
 //! `AuthUser` resolves the token (an in-memory cache, else a read on the pool) → `Body` reads at
 //! most 64 KiB of JSON → `Fields` turns `amount` into an `Amount` or a DRF field error →
 //! `Db::write` queues a job → the writer thread runs `ledger::withdraw` inside a savepoint of its
-//! current transaction and commits the batch → the syncer thread fsyncs the WAL and only then
+//! current transaction and commits the batch → a syncer thread fsyncs the WAL and only then
 //! answers → the handler renders `{"status": "withdrawal successful", ...}`.
 //!
 //! # Reading order

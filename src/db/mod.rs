@@ -10,7 +10,7 @@
 //! * `journal_mode=WAL` — readers never block the writer and the writer never blocks readers.
 //! * `synchronous=FULL` — the WAL is fsynced at every commit, so an acknowledged movement
 //!   survives a crash or power loss (NORMAL could lose the last commits on power loss). The
-//!   writer alone runs NORMAL because its commits are fsynced by the syncer thread before any
+//!   writer alone runs NORMAL because its commits are fsynced by a syncer thread before any
 //!   caller is answered (`durability.rs`).
 //! * `foreign_keys=ON` — SQLite leaves it off by default.
 //! * `temp_store=MEMORY` — savepoint journals and sorts never touch a temporary file.
@@ -125,7 +125,7 @@ impl Db {
             .pragma_update(None, "cache_size", WRITER_CACHE_KIB_NEGATED)
             .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
-        // Commits are made durable by the syncer thread before anyone is answered, so the writer
+        // Commits are made durable by the syncer threads before anyone is answered, so the writer
         // need not wait for the fsync itself (durability.rs). Without a syncer it stays FULL.
         let syncer = writer_conn.path().and_then(durability::Syncer::start);
         if syncer.is_some() {

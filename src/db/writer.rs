@@ -8,7 +8,7 @@
 //! Group commit: the thread blocks for the first job, then takes every job already waiting (up
 //! to `database.write_batch_max`) into one transaction, each inside its own `SAVEPOINT`. A job that
 //! fails rolls back to its savepoint alone. After `COMMIT` succeeds the batch's answers go to the
-//! syncer thread, which gives them once the WAL is fsynced (`durability.rs`) while this thread
+//! syncer threads, which give them once the WAL is fsynced (`durability.rs`) while this thread
 //! runs the next batch; if `COMMIT` fails, every job in the batch gets an error and none is
 //! acknowledged. With one
 //! client nothing waits for a batch to fill: a lone job commits at once. The queue is bounded:
