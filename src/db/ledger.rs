@@ -50,7 +50,12 @@ pub fn deposit(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, Ap
     set_balance(conn, account.id, new_balance, 1, &now)?;
     let transaction_id = append(
         conn,
-        &Leg::plain(&account, TransactionType::Deposit, movement, new_balance),
+        &[Leg::plain(
+            &account,
+            TransactionType::Deposit,
+            movement,
+            new_balance,
+        )],
         &now,
     )?;
     debug_assert_eq!(
@@ -74,7 +79,12 @@ pub fn withdraw(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, A
     set_balance(conn, account.id, new_balance, 1, &now)?;
     let transaction_id = append(
         conn,
-        &Leg::plain(&account, TransactionType::Withdrawal, movement, new_balance),
+        &[Leg::plain(
+            &account,
+            TransactionType::Withdrawal,
+            movement,
+            new_balance,
+        )],
         &now,
     )?;
     debug_assert_eq!(
@@ -131,7 +141,6 @@ pub fn transfer(
         transfer_id: Some(transfer_id),
         description: movement.description,
     };
-    append(conn, &out_leg, &now)?;
     let in_leg = Leg {
         account: &destination,
         kind: TransactionType::TransferIn,
@@ -139,7 +148,7 @@ pub fn transfer(
         counterparty: Some(&source.account_number),
         ..out_leg
     };
-    append(conn, &in_leg, &now)?;
+    append(conn, &[out_leg, in_leg], &now)?;
 
     // The two legs sum to zero: what left the source arrived at the destination.
     debug_assert_eq!(
@@ -218,24 +227,25 @@ impl<'a> Leg<'a> {
     }
 }
 
-/// Appends one ledger row. The table has no rowid (it is clustered by account, migration V3):
-/// the id is the next one after the highest, which only this thread ever assigns.
+/// Appends ledger rows (one movement's legs) with consecutive ids and returns the first. The
+/// table has no rowid (it is clustered by account, migration V3): ids continue from the
+/// highest, which only this thread ever assigns, so one probe serves every leg.
 ///
-/// The id is read first and inserted as a plain value rather than with `INSERT … RETURNING`:
+/// The ids are read first and inserted as plain values rather than with `INSERT … RETURNING`:
 /// SQLite gathers `RETURNING` rows in an ephemeral table, which costs a temporary b-tree (its
 /// pager, page and cursor allocated and freed) on every insert. That was a fifth of `append`'s
 /// time on the writer thread (BENCHMARKS.md).
-fn append(conn: &Connection, leg: &Leg<'_>, now: &str) -> Result<i64, ApiError> {
-    let id: i64 = conn
+fn append(conn: &Connection, legs: &[Leg<'_>], now: &str) -> Result<i64, ApiError> {
+    let first_id: i64 = conn
         .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM transactions")?
         .query_row([], |row| row.get(0))?;
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
-                 balance_after_cents, counterparty_account_number, transfer_id, description, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
+             balance_after_cents, counterparty_account_number, transfer_id, description, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for (id, leg) in (first_id..).zip(legs) {
+        let inserted = insert.execute(params![
             id,
             leg.account.id,
             leg.account.customer,
@@ -247,8 +257,9 @@ fn append(conn: &Connection, leg: &Leg<'_>, now: &str) -> Result<i64, ApiError> 
             leg.description,
             now
         ])?;
-    debug_assert_eq!(inserted, 1);
-    Ok(id)
+        debug_assert_eq!(inserted, 1);
+    }
+    Ok(first_id)
 }
 
 /// The newest posting time handed out, in microseconds since the epoch.
