@@ -153,6 +153,7 @@ fn verify_command(config: &Config, audit_head: Option<&str>) -> Result<(), Strin
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let started = std::time::Instant::now();
+    crate::http::host::warn_if_only_local_names(&config);
     let app = App::build(config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -164,9 +164,9 @@ pub fn schemas() -> Value {
             "transactions": { "type": "array", "items": { "$ref": "#/components/schemas/Transaction" }, "description": "Detail view only, oldest first." },
             "generated_at": time()
         })),
-        "AuditRow": object(&["id", "created_at", "actor_user_id", "client_ip", "request_id", "action", "object_type", "object_id", "outcome", "details", "hash"], json!({
+        "AuditRow": object(&["id", "created_at", "actor_user_id", "client_ip", "request_id", "client_request_id", "action", "object_type", "object_id", "outcome", "details", "hash"], json!({
             "id": integer(false), "created_at": time(), "actor_user_id": integer(true), "client_ip": string(false),
-            "request_id": string(false), "action": string(false), "object_type": string(true), "object_id": integer(true),
+            "request_id": string(false), "client_request_id": string(true), "action": string(false), "object_type": string(true), "object_id": integer(true),
             "outcome": choice(&["success", "failure", "denied"]), "details": { "type": "object" },
             "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
         })),
