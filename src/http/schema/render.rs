@@ -71,6 +71,7 @@ pub fn tag_description(tag: &str) -> Option<&'static str> {
     Some(match tag {
         "meta" => "Liveness, readiness, metrics and this document",
         "auth" => "Registration, tokens (opaque and JWT) and logout",
+        "me" => "The caller's own user",
         "customers" => "The caller's customer profile",
         "accounts" => "The caller's accounts, and moving money between them",
         "transactions" => "The caller's ledger postings",
