@@ -172,10 +172,18 @@ fn a_restore_onto_a_missing_database_creates_it() {
 }
 
 #[test]
-fn a_missing_backup_or_the_database_itself_is_refused() {
+fn a_missing_or_unreadable_backup_or_the_database_itself_is_refused_and_changes_nothing() {
     let dir = temp_dir();
     let database = migrated_database(&dir, "bank.db");
     let missing = dir.path().join("absent.db");
+    let garbage = dir.path().join("garbage.db");
+    fs::write(&garbage, b"not a database at all").expect("write");
+    let before = fs::read(&database).expect("read");
+    let not_sqlite = bankd(
+        &dir,
+        &["restore", path_str(&garbage), "--database"],
+        &database,
+    );
 
     let absent = bankd(
         &dir,
@@ -201,7 +209,12 @@ fn a_missing_backup_or_the_database_itself_is_refused() {
         "{}",
         stderr(&itself)
     );
+    assert_eq!(not_sqlite.status.code(), Some(1));
+    let said = stderr(&not_sqlite);
+    assert!(said.contains("not a database"), "{said}");
+    assert_eq!(fs::read(&database).expect("read"), before);
     assert!(kept_aside(&dir).is_empty());
+    assert_no_leftovers(&dir);
 }
 
 #[test]
