@@ -104,10 +104,13 @@ fn the_bankd_unit_is_hardened() {
             "bankd.service lacks {required:?}"
         );
     }
-    for unit in ["systemd/bankd-backup.service"] {
-        let lines = directives(&read(unit));
-        assert!(lines.iter().any(|line| line == "UMask=0077"), "{unit}");
-        assert!(lines.iter().any(|line| line == "User=bankd"), "{unit}");
+    // The backup service writes copies of the whole database: private files, not root.
+    let backup = directives(&read("systemd/bankd-backup.service"));
+    for required in ["UMask=0077", "User=bankd", "NoNewPrivileges=yes"] {
+        assert!(
+            backup.iter().any(|line| line == required),
+            "bankd-backup.service lacks {required:?}"
+        );
     }
 }
 
