@@ -7,7 +7,8 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use rusqlite::Connection;
@@ -225,13 +226,28 @@ fn a_server_refuses_to_start_while_a_restore_holds_the_database() {
     let restore_lock = File::open(&database).expect("open");
     restore_lock.try_lock().expect("exclusive lock");
 
-    let output = bankd_command(dir.path())
+    let mut child = bankd_command(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(&database)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("bankd runs");
+    // A server that ignores the lock would serve forever: stop it rather than hang the test.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if child.try_wait().expect("try_wait").is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("bankd finishes");
 
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "bankd served a locked database"
+    );
     assert!(
         stderr(&output).contains("being restored"),
         "{}",
