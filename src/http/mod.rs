@@ -1,12 +1,14 @@
 //! The HTTP layer: the router and the layers every request passes through.
 //!
 //! Outermost first: trailing-slash normalisation (so `/api/accounts/` and `/api/accounts` are
-//! one route), then `around_request` (request id, security headers, the contract's `405` body,
-//! one log line per request), then the routes. Each resource module owns its `router()`.
+//! one route), then response compression (`compression.rs`: large `GET` answers only), then
+//! `around_request` (request id, security headers, the contract's `405` body, one log line per
+//! request), then the routes. Each resource module owns its `router()`.
 
 pub mod accounts;
 pub mod admin;
 pub mod cards;
+pub mod compression;
 pub mod console;
 pub mod customers;
 pub mod extract;
@@ -64,6 +66,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             around_request,
         ))
+        // Outside everything else, so it compresses the finished response (headers included).
+        .layer(compression::layer())
+        .layer(middleware::from_fn(compression::only_for_safe_methods))
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@ mod accounts;
 mod auth;
 mod bad_input;
 mod cards;
+mod compression;
 mod concurrency;
 mod customers;
 mod idempotency;
