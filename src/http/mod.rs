@@ -14,6 +14,7 @@ pub mod form;
 pub mod health;
 pub mod idempotency;
 pub mod login;
+pub mod me;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(register::router())
         .merge(login::router())
+        .merge(me::router())
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())

@@ -14,6 +14,7 @@ mod customers;
 mod idempotency;
 mod isolation;
 mod jwt;
+mod me;
 mod movements;
 mod registration;
 mod staff;

@@ -84,6 +84,10 @@ pub fn schemas() -> Value {
         "JwtPair": object(&["access", "refresh"], json!({ "access": string(false), "refresh": string(false) })),
         "JwtRefresh": object(&["refresh"], json!({ "refresh": string(false) })),
         "JwtAccess": object(&["access"], json!({ "access": string(false) })),
+        "Me": object(&["id", "username", "email", "is_staff", "is_superuser"], json!({
+            "id": integer(false), "username": string(false), "email": string(false),
+            "is_staff": { "type": "boolean" }, "is_superuser": { "type": "boolean" }
+        })),
         "Customer": object(&["id", "username", "full_name", "email", "phone_number", "date_of_birth", "gender", "created_at", "updated_at"], json!({
             "id": integer(false), "username": string(false), "full_name": string(false), "email": string(false),
             "phone_number": string(true), "date_of_birth": date(true),

@@ -87,6 +87,7 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("POST", "/api/get-token/", "Trade credentials for an opaque token", Public), Some("Credentials"), (200, Some("Token")), &[400, 413, 415, 429]),
     with(op("POST", "/api/logout/", "Revoke the presented token", User), None, (204, None), &[]),
     with(op("POST", "/api/token/", "Trade credentials for a JWT pair (simplejwt)", Public), Some("Credentials"), (200, Some("JwtPair")), &[400, 401, 413, 415, 429]),
+    with(op("GET", "/api/me/", "The caller: id, username, email, is_staff, is_superuser", User), None, (200, Some("Me")), &[]),
     with(op("POST", "/api/token/refresh/", "Trade a refresh JWT for a new access JWT", Public), Some("JwtRefresh"), (200, Some("JwtAccess")), &[400, 401, 413, 415, 429]),
     query(with(op("GET", "/api/customers/", "The caller's customer profile (0 or 1 item)", User), None, (200, Some("CustomerPage")), &[]), &PAGE),
     with(op("POST", "/api/customers/", "Create the caller's customer profile", User), Some("CustomerInput"), (201, Some("Customer")), &[400, 413, 415]),
