@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(schema::router())
         .merge(console::router())
-        .fallback(not_found)
+        .fallback(console::not_found)
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))
@@ -66,10 +66,6 @@ pub fn router(state: AppState) -> Router {
             around_request,
         ))
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found()
 }
 
 async fn remember_route(request: Request, next: Next) -> Response {

@@ -62,11 +62,16 @@ function drawChart(points, width, readout) {
     return root;
   }
 
-  // Domains. One point (or all at one instant) gets a day around it.
+  // Domains. One point (or all at one instant) gets a day around it; movements within less
+  // than a minute get a minute around them, so the axis reads in seconds, not milliseconds.
   let [timeMin, timeMax] = [first.time, last.time];
   if (timeMax === timeMin) {
     timeMin -= 12 * HOUR;
     timeMax += 12 * HOUR;
+  } else if (timeMax - timeMin < MINUTE) {
+    const middle = (timeMin + timeMax) / 2;
+    timeMin = middle - MINUTE / 2;
+    timeMax = middle + MINUTE / 2;
   }
   let valueMax = 0;
   for (const p of points) valueMax = Math.max(valueMax, p.value);
@@ -83,10 +88,10 @@ function drawChart(points, width, readout) {
     );
   }
   // X axis.
-  for (const tick of timeTicks(timeMin, timeMax, Math.max(2, Math.floor(plotWidth / 110)))) {
+  for (const tick of timeAxis(timeMin, timeMax, Math.max(2, Math.floor(plotWidth / 110)))) {
     root.append(
-      svg('line', { x1: x(tick), x2: x(tick), y1: MARGIN.top + plotHeight, y2: MARGIN.top + plotHeight + 5, class: 'chart-axis' }),
-      svg('text', { x: x(tick), y: MARGIN.top + plotHeight + 20, 'text-anchor': anchorFor(x(tick), width), class: 'chart-label' }, formatTime(tick, timeMax - timeMin)),
+      svg('line', { x1: x(tick.time), x2: x(tick.time), y1: MARGIN.top + plotHeight, y2: MARGIN.top + plotHeight + 5, class: 'chart-axis' }),
+      svg('text', { x: x(tick.time), y: MARGIN.top + plotHeight + 20, 'text-anchor': anchorFor(x(tick.time), width), class: 'chart-label chart-time' }, tick.label),
     );
   }
 
@@ -188,6 +193,28 @@ function niceTicks(max) {
   return ticks;
 }
 
+/// The time axis between `min` and `max` (ms since the epoch, UTC): about `count` ticks on
+/// round instants, each labelled in the unit its instant is round in (d3's multi-scale idea):
+/// `2026` on a new year, `Mar` on a new month, `Mar 14` on a new day, `09:30` on a minute,
+/// `09:30:15` otherwise. The step (seconds, minutes, hours, days or months) follows the span,
+/// and no two labels are the same.
+export function timeAxis(min, max, count) {
+  let ticks = timeTicks(min, max, count);
+  if (ticks.length < 2) ticks = timeTicks(min, max, count * 2);
+  const short = ticks.map(formatTime);
+  // A short label that repeats (`12:00` on two days, `Jul` in two years) names its day or year.
+  const repeated = new Set(short.filter((label, i) => short.indexOf(label) !== i));
+  const axis = [];
+  const seen = new Set();
+  ticks.forEach((time, i) => {
+    const label = repeated.has(short[i]) ? formatTimeLong(time) : short[i];
+    if (seen.has(label)) return;
+    seen.add(label);
+    axis.push({ time, label });
+  });
+  return axis;
+}
+
 function timeTicks(min, max, count) {
   const span = max - min;
   const step = TIME_STEPS.find((s) => span / s <= count) || 365 * DAY * Math.ceil(span / (365 * DAY * count));
@@ -203,7 +230,7 @@ function timeTicks(min, max, count) {
   } else {
     for (let t = Math.ceil(min / step) * step; t <= max; t += step) ticks.push(t);
   }
-  return ticks.length >= 2 ? ticks : [min, max];
+  return ticks;
 }
 
 function monthStart(index) {
@@ -215,14 +242,22 @@ function formatValue(value) {
   return new Intl.NumberFormat('en', { maximumFractionDigits: 2 }).format(value);
 }
 
-/// A UTC label whose precision follows the span shown.
-function formatTime(time, span) {
+/// `formatTime` with its context: the day for a time of day, the year for a month.
+function formatTimeLong(time) {
+  const d = new Date(time);
+  const short = formatTime(time);
+  if (short.includes(':')) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${short}`;
+  if (MONTHS.includes(short)) return `${short} ${d.getUTCFullYear()}`;
+  return `${short} ${d.getUTCFullYear()}`;
+}
+
+/// A UTC label in the coarsest unit `time` is round in.
+function formatTime(time) {
   const d = new Date(time);
   const pad = (n) => String(n).padStart(2, '0');
-  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-  if (span < 2 * SECOND) return `${hm}:${pad(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`;
-  if (span < 10 * MINUTE) return `${hm}:${pad(d.getUTCSeconds())}`;
-  if (span < 2 * DAY) return hm;
-  if (span < 300 * DAY) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
-  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  if (d.getUTCSeconds() || d.getUTCMilliseconds()) return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  if (d.getUTCHours() || d.getUTCMinutes()) return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  if (d.getUTCDate() !== 1) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
+  if (d.getUTCMonth() !== 0) return MONTHS[d.getUTCMonth()];
+  return String(d.getUTCFullYear());
 }

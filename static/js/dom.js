@@ -197,10 +197,31 @@ export function actionButton(label, action, className = 'button') {
   return button;
 }
 
-/// Money exactly as the API sent it: a string with two decimals, never parsed to a float.
+/// Money as the API sent it (a string with two decimals), with thousands separators:
+/// `"-1234567.50"` reads `-1,234,567.50`. The digits are regrouped as text, never parsed to a
+/// float, so no amount can be rounded on its way to the screen.
 export function money(text) {
   if (text === null || text === undefined) return '—';
-  return String(text);
+  const match = /^([+-]?)(\d+)(\.\d+)?$/.exec(String(text));
+  if (!match) return String(text);
+  const [, sign, whole, fraction = ''] = match;
+  return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction}`;
+}
+
+/// Integer cents (from `cents()`) as money text with separators: 123456 -> `1,234.56`.
+export function moneyFromCents(cents) {
+  const negative = cents < 0;
+  const digits = String(Math.abs(cents)).padStart(3, '0');
+  return money(`${negative ? '-' : ''}${digits.slice(0, -2)}.${digits.slice(-2)}`);
+}
+
+/// A money string (`"1234.50"`) as integer cents, read digit by digit (never through a float).
+/// `null` for anything that is not a plain decimal with at most two places.
+export function cents(text) {
+  const match = /^([+-]?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(text));
+  if (!match) return null;
+  const value = Number(match[2]) * 100 + Number((match[3] || '').padEnd(2, '0'));
+  return match[1] === '-' ? -value : value;
 }
 
 /// An RFC 3339 UTC time as `2026-11-21 09:30` (UTC, like the API's date filters).

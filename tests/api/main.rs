@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod cards;
 mod concurrency;
+mod console;
 mod customers;
 mod idempotency;
 mod isolation;
