@@ -19,6 +19,7 @@ mod me;
 mod movements;
 mod registration;
 mod staff;
+mod staff_names;
 mod statements;
 mod throttling;
 mod transactions;

@@ -38,6 +38,11 @@ fn choice(values: &[&str]) -> Value {
     json!({ "type": "string", "enum": values })
 }
 
+/// A string field that only the staff lists carry (issue #12: usernames next to ids).
+fn staff_only(description: &str) -> Value {
+    json!({ "type": "string", "nullable": true, "description": format!("Staff lists only. {description}") })
+}
+
 fn object(required: &[&str], properties: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": properties })
 }
@@ -106,7 +111,8 @@ pub fn schemas() -> Value {
             "nickname": string(false),
             "balance": money("Read-only; changes only through deposit, withdraw and transfer."),
             "status": choice(&["active", "frozen", "closed"]),
-            "customer": integer(false), "created_at": time(), "updated_at": time()
+            "customer": integer(false), "created_at": time(), "updated_at": time(),
+            "username": staff_only("The owner's username.")
         })),
         "AccountInput": object(&[], json!({
             "account_type": choice(&["checking", "savings", "business"]),
@@ -133,6 +139,7 @@ pub fn schemas() -> Value {
             "amount": money("Always positive; the type gives the direction."),
             "balance_after": money("The account's balance right after this posting."),
             "counterparty_account_number": string(true), "transfer_id": integer(true),
+            "username": staff_only("The account owner's username."),
             "description": string(false), "created_at": time()
         })),
         "Card": object(&["id", "account", "card_type", "masked_number", "expiry_month", "expiry_year", "status", "credit_limit", "created_at"], json!({
@@ -172,7 +179,8 @@ pub fn schemas() -> Value {
             "id": integer(false), "created_at": time(), "actor_user_id": integer(true), "client_ip": string(false),
             "request_id": string(false), "action": string(false), "object_type": string(true), "object_id": integer(true),
             "outcome": choice(&["success", "failure", "denied"]), "details": { "type": "object" },
-            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+            "actor_username": staff_only("The actor's username (null for anonymous actors).")
         })),
         "CustomerPage": page_of("Customer"),
         "AccountPage": page_of("Account"),
