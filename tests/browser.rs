@@ -6,6 +6,8 @@
 //! `target/screenshots/` for review. Without Chromium or chromedriver the tests say so and pass,
 //! except under `CI=true`, where a missing browser is a failure.
 
+#[path = "browser/pages.rs"]
+mod pages;
 #[path = "browser/webdriver.rs"]
 mod webdriver;
 
@@ -452,6 +454,8 @@ async fn staff_see_every_account_and_can_freeze_one() {
     browser.click("#nav a[href='/staff/']").await;
     browser.wait_text("main", account_number).await;
     browser.click("main tbody tr .actions button").await;
+    // Freezing asks for confirmation first (issue #12).
+    browser.click("main tbody tr .actions button.danger").await;
     browser.wait_text(".form-message", "frozen").await;
     browser.wait_text("main tbody tr .badge", "Frozen").await;
     browser.screenshot_full("staff-accounts").await;

@@ -6,7 +6,7 @@
 // most a minimum and a maximum per pixel column, which keeps every peak and trough visible:
 // 10,000 transactions draw as about a thousand points.
 
-import { h, replace, svg } from './dom.js';
+import { h, money, replace, svg } from './dom.js';
 
 const HEIGHT = 260;
 const MARGIN = { top: 16, right: 18, bottom: 34, left: 72 };
@@ -32,7 +32,7 @@ export function pointsFrom(transactions) {
 }
 
 /// A chart element that draws `points` and redraws itself when its width changes.
-export function balanceChart(points, { caption = '' } = {}) {
+export function balanceChart(points, { caption = '', title = 'Balance over time' } = {}) {
   const holder = h('div', { class: 'chart' });
   const readout = h('p', { class: 'chart-readout muted', 'aria-hidden': 'true' }, points.length ? 'Point at the chart to read a balance.' : '');
   const figure = h('figure', { class: 'chart-figure' }, holder, readout, caption ? h('figcaption', { class: 'muted' }, caption) : null);
@@ -41,21 +41,21 @@ export function balanceChart(points, { caption = '' } = {}) {
     const width = Math.max(280, Math.floor(holder.clientWidth || 640));
     if (width === lastWidth) return;
     lastWidth = width;
-    replace(holder, drawChart(points, width, readout));
+    replace(holder, drawChart(points, width, readout, title));
   };
   if (typeof ResizeObserver === 'function') new ResizeObserver(draw).observe(holder);
   requestAnimationFrame(draw);
   return figure;
 }
 
-function drawChart(points, width, readout) {
+function drawChart(points, width, readout, title) {
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const first = points[0];
   const last = points[points.length - 1];
   const summary = points.length
-    ? `Balance over time: ${points.length} transaction${points.length === 1 ? '' : 's'} from ${first.at.slice(0, 10)} to ${last.at.slice(0, 10)}; latest balance ${last.label}.`
-    : 'Balance over time: no transactions yet.';
+    ? `${title}: ${points.length} transaction${points.length === 1 ? '' : 's'} from ${first.at.slice(0, 10)} to ${last.at.slice(0, 10)}; latest balance ${money(last.label)}.`
+    : `${title}: no transactions yet.`;
   const root = svg('svg', { width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-label': summary, class: 'chart-svg' }, svg('title', {}, summary));
   if (!points.length) {
     root.append(svg('text', { x: width / 2, y: HEIGHT / 2, 'text-anchor': 'middle', class: 'chart-empty' }, 'No transactions yet'));
@@ -101,15 +101,17 @@ function drawChart(points, width, readout) {
   for (let i = 1; i < drawn.length; i += 1) {
     line += `H${x(drawn[i].time).toFixed(1)}V${y(drawn[i].value).toFixed(1)}`;
   }
-  // One point: the balance holds from that transaction on, to the right edge.
-  if (points.length === 1) line = `M${x(first.time).toFixed(1)},${y(first.value).toFixed(1)}H${MARGIN.left + plotWidth}`;
-  const endX = points.length === 1 ? MARGIN.left + plotWidth : x(last.time);
+  // The balance holds from the last transaction on, to the right edge (which is past it when
+  // the span was widened around one point or a burst of movements within a minute).
+  if (points.length === 1) line = `M${x(first.time).toFixed(1)},${y(first.value).toFixed(1)}`;
+  const rightEdge = MARGIN.left + plotWidth;
+  if (x(last.time) < rightEdge - 0.5) line += `H${rightEdge}`;
   const startX = x(first.time);
   const baseline = y(0).toFixed(1);
   root.append(
     svg('path', { d: `${line}V${baseline}H${startX.toFixed(1)}Z`, class: 'chart-area' }),
     svg('path', { d: line, class: 'chart-line' }),
-    svg('circle', { cx: points.length === 1 ? x(first.time) : endX, cy: y(last.value), r: 3.5, class: 'chart-dot' }),
+    svg('circle', { cx: x(last.time), cy: y(last.value), r: 3.5, class: 'chart-dot' }),
   );
   attachReadout(root, points, x, y, readout, plotHeight);
   return root;
@@ -167,7 +169,7 @@ function attachReadout(root, points, x, y, readout, plotHeight) {
     guide.setAttribute('x2', x(p.time));
     marker.setAttribute('visibility', 'visible');
     guide.setAttribute('visibility', 'visible');
-    readout.textContent = `${p.at.slice(0, 16).replace('T', ' ')} UTC · balance ${p.label}`;
+    readout.textContent = `${p.at.slice(0, 16).replace('T', ' ')} UTC · balance ${money(p.label)}`;
   });
   root.addEventListener('pointerleave', () => {
     marker.setAttribute('visibility', 'hidden');

@@ -288,3 +288,22 @@ export function confirmButton(label, question, confirmLabel, action) {
 export function todayUtc() {
   return new Date().toISOString().slice(0, 10);
 }
+
+/// A table that reads on a phone: wrapped in a labelled, keyboard-scrollable region, and each
+/// cell carries its column's heading (`data-label`), so under 640 px the stylesheet stacks
+/// every row into a card of "label: value" lines instead of cutting columns off.
+export function stackedTable(label, table) {
+  const headings = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll('tbody tr')) {
+    [...row.cells].forEach((cell, index) => cell.setAttribute('data-label', headings[index] || ''));
+  }
+  table.classList.add('table-stack');
+  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': label }, table);
+}
+
+/// A label for an API word: `transfer_out` -> `Transfer out`, `permission_denied` ->
+/// `Permission denied`, with the few the plain rule gets wrong spelled out.
+export function label(word) {
+  const special = { login_failed: 'Failed login', token_issued: 'Token issued', token_revoked: 'Token revoked' };
+  return special[word] || titleCase(word);
+}
