@@ -2,10 +2,14 @@
 //! port 0 with a fresh database.
 //!
 //! Each test starts its own app, chromedriver and headless Chromium (one browser at a time:
-//! two cores do not run several well). Screenshots of every page land in
-//! `target/screenshots/` for review. Without Chromium or chromedriver the tests say so and pass,
-//! except under `CI=true`, where a missing browser is a failure.
+//! two cores do not run several well). Screenshots of the journeys land in
+//! `target/screenshots/`, and of every page at 1280 px and 390 px in
+//! `target/browser-screenshots/<page>-<width>.png` (`browser/pages.rs`), for review. Without
+//! Chromium or chromedriver the tests say so and pass, except under `CI=true`, where a missing
+//! browser is a failure.
 
+#[path = "browser/chart_axis.rs"]
+mod chart_axis;
 #[path = "browser/pages.rs"]
 mod pages;
 #[path = "browser/webdriver.rs"]
