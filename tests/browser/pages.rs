@@ -328,6 +328,15 @@ async fn staff_pages_name_users_label_types_filter_by_field_and_confirm_a_freeze
     browser
         .at_both_widths("staff-customers", "main tbody tr")
         .await;
+
+    // A username links to that user's accounts.
+    browser
+        .click("main tbody tr a[href='/staff/accounts/?username=judy']")
+        .await;
+    browser.wait_count("main tbody tr", 2).await;
+    let rows = browser.table_rows("main tbody tr").await;
+    assert!(rows.iter().all(|row| row[1] == "judy"), "{rows:?}");
+    assert_eq!(browser.value("#staff-filter-username").await, "judy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,8 +27,8 @@ const SECTIONS = {
     title: 'Accounts',
     filters: [USER, ACCOUNT, { name: 'status', label: 'Status', type: 'select', options: STATUS_OPTIONS }],
     columns: [
-      ['Account', (a) => h('span', { class: 'mono' }, a.account_number)],
-      ['Owner', (a) => a.username],
+      ['Account', (a) => accountLink(a.account_number)],
+      ['Owner', (a) => userLink('accounts', a.username)],
       ['Type', (a) => label(a.account_type)],
       ['Nickname', (a) => a.nickname || h('span', { class: 'muted' }, '—')],
       ['Balance', (a) => money(a.balance), 'amount'],
@@ -40,7 +40,7 @@ const SECTIONS = {
     title: 'Customers',
     filters: [USER],
     columns: [
-      ['Username', (c) => c.username],
+      ['Username', (c) => userLink('accounts', c.username)],
       ['Full name', (c) => c.full_name],
       ['Email', (c) => c.email],
       ['Phone', (c) => c.phone_number || h('span', { class: 'muted' }, '—')],
@@ -52,8 +52,8 @@ const SECTIONS = {
     filters: [USER, ACCOUNT, { name: 'transaction_type', label: 'Type', type: 'select', options: TYPE_OPTIONS }, ...DATES],
     columns: [
       ['Time (UTC)', (t) => time(t.created_at)],
-      ['Account', (t) => h('span', { class: 'mono' }, t.account_number)],
-      ['Owner', (t) => t.username],
+      ['Account', (t) => accountLink(t.account_number)],
+      ['Owner', (t) => userLink('transactions', t.username)],
       ['Type', (t) => label(t.transaction_type)],
       ['Amount', (t) => `${CREDITS.has(t.transaction_type) ? '+' : '−'}${money(t.amount)}`, 'amount'],
       ['Balance after', (t) => money(t.balance_after), 'amount'],
@@ -66,7 +66,7 @@ const SECTIONS = {
     filters: [USER, ACCOUNT, { name: 'action', label: 'Action', type: 'select', options: ACTION_OPTIONS }, ...DATES],
     columns: [
       ['Time (UTC)', (r) => time(r.created_at)],
-      ['User', (r) => r.actor_username || h('span', { class: 'muted' }, 'anonymous')],
+      ['User', (r) => (r.actor_username ? userLink('audit', r.actor_username) : h('span', { class: 'muted' }, 'anonymous'))],
       ['Action', (r) => label(r.action)],
       ['Outcome', (r) => h('span', { class: `badge badge-${r.outcome}` }, label(r.outcome))],
       ['Object', (r) => (r.object_type ? `${label(r.object_type)} ${r.details && r.details.account_number ? r.details.account_number : `#${r.object_id}`}` : h('span', { class: 'muted' }, '—'))],
@@ -75,6 +75,16 @@ const SECTIONS = {
     ],
   },
 };
+
+/// A username that lists what else that user has or did in `section`.
+function userLink(section, username) {
+  return h('a', { href: `/staff/${section}/?${new URLSearchParams({ username })}`, 'data-link': true }, username);
+}
+
+/// An account number that lists the account's transactions.
+function accountLink(number) {
+  return h('a', { class: 'mono', href: `/staff/transactions/?${new URLSearchParams({ account_number: number })}`, 'data-link': true, title: 'Its transactions' }, number);
+}
 
 function time(text) {
   return h('time', { datetime: text, title: text }, dateTime(text));
