@@ -2,10 +2,16 @@
 //! port 0 with a fresh database.
 //!
 //! Each test starts its own app, chromedriver and headless Chromium (one browser at a time:
-//! two cores do not run several well). Screenshots of every page land in
-//! `target/screenshots/` for review. Without Chromium or chromedriver the tests say so and pass,
-//! except under `CI=true`, where a missing browser is a failure.
+//! two cores do not run several well). Screenshots of the journeys land in
+//! `target/screenshots/`, and of every page at 1280 px and 390 px in
+//! `target/browser-screenshots/<page>-<width>.png` (`browser/pages.rs`), for review. Without
+//! Chromium or chromedriver the tests say so and pass, except under `CI=true`, where a missing
+//! browser is a failure.
 
+#[path = "browser/chart_axis.rs"]
+mod chart_axis;
+#[path = "browser/pages.rs"]
+mod pages;
 #[path = "browser/webdriver.rs"]
 mod webdriver;
 
@@ -452,6 +458,8 @@ async fn staff_see_every_account_and_can_freeze_one() {
     browser.click("#nav a[href='/staff/']").await;
     browser.wait_text("main", account_number).await;
     browser.click("main tbody tr .actions button").await;
+    // Freezing asks for confirmation first (issue #12).
+    browser.click("main tbody tr .actions button.danger").await;
     browser.wait_text(".form-message", "frozen").await;
     browser.wait_text("main tbody tr .badge", "Frozen").await;
     browser.screenshot_full("staff-accounts").await;

@@ -2,9 +2,13 @@
 //!
 //! Only `http::admin` calls these, and only behind the `StaffUser` extractor.
 
-use rusqlite::{Connection, ToSql, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde::Serialize;
 
 use crate::db::accounts::{self, Account, account_closed};
+use crate::db::audit::AuditRow;
 use crate::db::customers::Customer;
 use crate::db::transactions::{self, Transaction};
 use crate::domain::AccountStatus;
@@ -110,42 +114,130 @@ pub fn customers(
     )
 }
 
+/// An account as staff see it: with its owner's username next to the customer id, so a
+/// person reads the list without looking ids up.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffAccount {
+    #[serde(flatten)]
+    pub account: Account,
+    pub username: String,
+}
+
 pub fn accounts(
     conn: &Connection,
     conditions: &Conditions,
     limit: u32,
     offset: u64,
-) -> Result<(u64, Vec<Account>), ApiError> {
+) -> Result<(u64, Vec<StaffAccount>), ApiError> {
     page(
         conn,
-        ListQuery { from: "accounts a JOIN customers c ON c.id = a.customer_id", select: "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
-                a.customer_id, a.created_at, a.updated_at
-         FROM accounts a JOIN customers c ON c.id = a.customer_id", order: "a.id" },
+        ListQuery { from: "accounts a JOIN customers c ON c.id = a.customer_id JOIN users u ON u.id = c.user_id", select: "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
+                a.customer_id, a.created_at, a.updated_at, u.username
+         FROM accounts a JOIN customers c ON c.id = a.customer_id JOIN users u ON u.id = c.user_id", order: "a.id" },
         conditions,
         (limit, offset),
-        accounts::from_row,
+        |row| {
+            Ok(StaffAccount {
+                account: accounts::from_row(row)?,
+                username: row.get(9)?,
+            })
+        },
     )
 }
 
+/// A transaction as staff see it: with the account owner's username.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffTransaction {
+    #[serde(flatten)]
+    pub transaction: Transaction,
+    pub username: String,
+}
+
+/// `transactions::SELECT_TRANSACTION` and the owner's username (column 10).
+const STAFF_TRANSACTION_SELECT: &str = "SELECT t.id, t.account_id, a.account_number,
+        t.transaction_type, t.amount_cents, t.balance_after_cents, t.counterparty_account_number,
+        t.transfer_id, t.description, t.created_at, u.username
+    FROM transactions t JOIN accounts a ON a.id = t.account_id
+    JOIN customers c ON c.id = a.customer_id JOIN users u ON u.id = c.user_id";
+
 /// Every transaction, newest first (`id` order is posting order: the writer stamps postings
-/// with a clock that never goes backwards).
+/// with a clock that never goes backwards). The owner's username is joined for the page's rows
+/// only; the count reads `transactions` alone.
 pub fn transactions(
     conn: &Connection,
     conditions: &Conditions,
     limit: u32,
     offset: u64,
-) -> Result<(u64, Vec<Transaction>), ApiError> {
+) -> Result<(u64, Vec<StaffTransaction>), ApiError> {
     page(
         conn,
         ListQuery {
             from: "transactions t",
-            select: transactions::SELECT_TRANSACTION,
+            select: STAFF_TRANSACTION_SELECT,
             order: "t.id DESC",
         },
         conditions,
         (limit, offset),
-        transactions::from_row,
+        |row| {
+            Ok(StaffTransaction {
+                transaction: transactions::from_row(row)?,
+                username: row.get(10)?,
+            })
+        },
     )
+}
+
+/// An audit row as staff see it: with the actor's username (`null` for anonymous actors).
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffAuditRow {
+    #[serde(flatten)]
+    pub row: AuditRow,
+    pub actor_username: Option<String>,
+}
+
+/// Adds each row's actor username, with one lookup per distinct actor on the page.
+pub fn with_usernames(
+    conn: &Connection,
+    rows: Vec<AuditRow>,
+) -> Result<Vec<StaffAuditRow>, ApiError> {
+    let mut names: HashMap<i64, Option<String>> = HashMap::new();
+    let mut lookup = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+    let mut staff_rows = Vec::with_capacity(rows.len());
+    for row in rows {
+        let actor_username = match row.actor_user_id {
+            None => None,
+            Some(id) => match names.get(&id) {
+                Some(name) => name.clone(),
+                None => {
+                    let name: Option<String> = lookup.query_row([id], |r| r.get(0)).optional()?;
+                    names.insert(id, name.clone());
+                    name
+                }
+            },
+        };
+        staff_rows.push(StaffAuditRow {
+            row,
+            actor_username,
+        });
+    }
+    Ok(staff_rows)
+}
+
+/// The id of the user called `username` (case-insensitively, like login), for the staff
+/// lists' `username` filter.
+pub fn user_id_by_username(conn: &Connection, username: &str) -> Result<Option<i64>, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM users WHERE lower(username) = lower(?1)")?
+        .query_row([username], |row| row.get(0))
+        .optional()?)
+}
+
+/// The id of the account numbered `number`, for the staff lists' `account_number` filter.
+pub fn account_id_by_number(conn: &Connection, number: &str) -> Result<Option<i64>, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM accounts WHERE account_number = ?1")?
+        .query_row([number], |row| row.get(0))
+        .optional()?)
 }
 
 /// Freezes or unfreezes any account; a closed account stays closed. Returns the account and
@@ -173,7 +265,6 @@ pub fn set_frozen(
 }
 
 fn find(conn: &Connection, account_id: i64) -> Result<Account, ApiError> {
-    use rusqlite::OptionalExtension;
     conn.prepare_cached(
         "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents, a.status,
                 a.customer_id, a.created_at, a.updated_at FROM accounts a WHERE a.id = ?1",

@@ -125,6 +125,34 @@ pub fn active_user_is_staff(conn: &Connection, user_id: i64) -> Result<Option<bo
         .optional()?)
 }
 
+/// Who a user is, as `GET /api/me/` shows it: never the password hash.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Profile {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+/// An active user's profile (`None` once deactivated, like a token that stopped working).
+pub fn profile(conn: &Connection, user_id: i64) -> Result<Option<Profile>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, username, email, is_staff, is_superuser FROM users WHERE id = ?1 AND is_active",
+        )?
+        .query_row([user_id], |row| {
+            Ok(Profile {
+                id: row.get(0)?,
+                username: row.get(1)?,
+                email: row.get(2)?,
+                is_staff: row.get(3)?,
+                is_superuser: row.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
 /// Revokes one token; returns whether it existed.
 pub fn delete_token(conn: &Connection, token_sha256: &[u8; 32]) -> Result<bool, ApiError> {
     Ok(conn

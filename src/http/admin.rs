@@ -81,6 +81,9 @@ async fn accounts(
     if let Some(number) = filters.given("account_number") {
         conditions.add("a.account_number = ?", number.to_owned());
     }
+    if let Some(username) = filters.given("username") {
+        conditions.add("lower(u.username) = lower(?)", username.to_owned());
+    }
     filters.finish()?;
     page_response(
         &state,
@@ -107,6 +110,19 @@ async fn transactions(
         conditions.add(
             "t.customer_id IN (SELECT id FROM customers WHERE user_id = ?)",
             user,
+        );
+    }
+    if let Some(username) = filters.given("username") {
+        conditions.add(
+            "t.customer_id IN (SELECT c.id FROM customers c JOIN users u ON u.id = c.user_id
+             WHERE lower(u.username) = lower(?))",
+            username.to_owned(),
+        );
+    }
+    if let Some(number) = filters.given("account_number") {
+        conditions.add(
+            "t.account_id IN (SELECT id FROM accounts WHERE account_number = ?)",
+            number.to_owned(),
         );
     }
     if let Some(text) = filters.given("transaction_type") {
@@ -142,24 +158,60 @@ async fn audit_log(
     let mut filters = Filters::new(&query);
     let actor_user_id = filters.id("user");
     let account_id = filters.id("account");
+    let username = filters.given("username").map(str::to_owned);
+    let account_number = filters.given("account_number").map(str::to_owned);
     let action = filters.given("action").map(str::to_owned);
     let (created_from, created_before) = filters.dates();
     filters.finish()?;
-    let audit_filters = AuditFilters {
-        actor_user_id,
-        account_id,
-        action,
-        created_from,
-        created_before,
-    };
     page_response(
         &state,
         &headers,
         &query,
         "/api/admin/audit/",
-        move |conn, limit, offset| audit::list(conn, &audit_filters, limit, offset),
+        move |conn, limit, offset| {
+            // A username or account number is looked up to the id the audit filters index; one
+            // that names nobody (or contradicts `user` / `account`) matches no row.
+            let Some(actor_user_id) = resolve(actor_user_id, username.as_deref(), |name| {
+                admin::user_id_by_username(conn, name)
+            })?
+            else {
+                return Ok((0, Vec::new()));
+            };
+            let Some(account_id) = resolve(account_id, account_number.as_deref(), |number| {
+                admin::account_id_by_number(conn, number)
+            })?
+            else {
+                return Ok((0, Vec::new()));
+            };
+            let audit_filters = AuditFilters {
+                actor_user_id,
+                account_id,
+                action,
+                created_from,
+                created_before,
+            };
+            let (count, rows) = audit::list(conn, &audit_filters, limit, offset)?;
+            Ok((count, admin::with_usernames(conn, rows)?))
+        },
     )
     .await
+}
+
+/// Combines an id filter with a name filter that is looked up to an id: `Some(filter)` to
+/// apply (`None` inside: no filter), or `None` when nothing can match.
+fn resolve(
+    id: Option<i64>,
+    name: Option<&str>,
+    look_up: impl FnOnce(&str) -> Result<Option<i64>, ApiError>,
+) -> Result<Option<Option<i64>>, ApiError> {
+    let Some(name) = name else {
+        return Ok(Some(id));
+    };
+    Ok(match (look_up(name)?, id) {
+        (Some(found), None) => Some(Some(found)),
+        (Some(found), Some(id)) if found == id => Some(Some(id)),
+        _ => None,
+    })
 }
 
 async fn freeze(

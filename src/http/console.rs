@@ -6,10 +6,16 @@
 //! The console is a single-page app: every page path below answers the same `index.html`, and
 //! `static/js/app.js` picks the page from the path. The paths are routed here so that a reload
 //! or a bookmarked link works. (Trailing slashes are trimmed before routing.)
+//!
+//! A mistyped console address (a path that is no route) asked for by a browser gets the
+//! console's own "Page not found" page with status `404`, not the API's JSON body: the same
+//! `index.html`, whose script shows that page for any path it does not know. API clients
+//! (anything not asking for `text/html`) and every `/api/` path still get the contract's JSON
+//! `404`, so nothing a client relies on changes.
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
@@ -49,6 +55,33 @@ pub fn router() -> Router<AppState> {
 /// Every console page is the same document; the script routes by path.
 async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
+}
+
+/// The router's fallback: the console's 404 page for a browser on a console path, the
+/// contract's JSON `404` for everything else.
+pub async fn not_found(request: Request) -> Response {
+    if wants_console_page(&request) {
+        let mut response = serve("index.html", &HeaderMap::new());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    }
+    ApiError::not_found().into_response()
+}
+
+/// A `GET` (or `HEAD`) that accepts HTML, for a path outside the API and the static files.
+fn wants_console_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    let outside_api =
+        !(path == "/api" || path.starts_with("/api/") || path.starts_with("/static/"));
+    let accepts_html = request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.to_ascii_lowercase().contains("text/html"));
+    (request.method() == Method::GET || request.method() == Method::HEAD)
+        && outside_api
+        && accepts_html
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {

@@ -17,6 +17,7 @@ pub mod health;
 pub mod host;
 pub mod idempotency;
 pub mod login;
+pub mod me;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(register::router())
         .merge(login::router())
+        .merge(me::router())
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())
@@ -58,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(schema::router())
         .merge(console::router())
-        .fallback(not_found)
+        .fallback(console::not_found)
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))
@@ -70,10 +72,6 @@ pub fn router(state: AppState) -> Router {
         .layer(compression::layer())
         .layer(middleware::from_fn(compression::only_for_safe_methods))
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found()
 }
 
 async fn remember_route(request: Request, next: Next) -> Response {

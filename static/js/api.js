@@ -88,7 +88,7 @@ function describe(status, body) {
 }
 
 /// Sends one request and returns `{status, headers, body}` without judging the status.
-/// Used by the API explorer and the page probes; everything else uses `api()`.
+/// Used by the API explorer and logout; everything else uses `api()`.
 export async function send(method, path, { body, headers = {}, auth = true, expire = true } = {}) {
   const requestHeaders = { Accept: 'application/json', ...headers };
   const sentToken = auth && session.token;

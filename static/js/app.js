@@ -1,11 +1,12 @@
 // The console's entry point: the page registry, the router and the navigation bar.
 //
 // Every page is one entry in `PAGES`: its path pattern, its title, whether it needs a session,
-// its place in the navigation, and — for features whose API may not exist yet — a probe: the
-// page (and its nav entry) is offered only when `GET probe` answers 200. Adding a page is adding
-// an entry and a module under pages/.
+// its place in the navigation, and whether it is for staff only. Who the caller is comes from
+// `GET /api/me/` (asked once per session): the console never calls a staff route to find out,
+// because a customer's `403` there is a real permission denial and lands in the audit log.
+// Adding a page is adding an entry and a module under pages/.
 
-import { flash, send, session } from './api.js';
+import { api, flash, session } from './api.js';
 import { h, replace } from './dom.js';
 import { accountPage } from './pages/account.js';
 import { cardsPage } from './pages/cards.js';
@@ -20,38 +21,40 @@ import { statementPage, statementsPage } from './pages/statements.js';
 const PAGES = [
   { path: '/', title: 'Accounts', nav: 'Accounts', render: dashboardPage },
   { path: '/accounts/:id/', title: 'Account', navFor: '/', render: accountPage },
-  { path: '/cards/', title: 'Cards', nav: 'Cards', probe: '/api/cards/', render: cardsPage },
-  { path: '/statements/', title: 'Statements', nav: 'Statements', probe: '/api/statements/', render: statementsPage },
-  { path: '/statements/:id/', title: 'Statement', navFor: '/statements/', probe: '/api/statements/', render: statementPage },
+  { path: '/cards/', title: 'Cards', nav: 'Cards', render: cardsPage },
+  { path: '/statements/', title: 'Statements', nav: 'Statements', render: statementsPage },
+  { path: '/statements/:id/', title: 'Statement', navFor: '/statements/', render: statementPage },
   { path: '/profile/', title: 'Profile', nav: 'Profile', render: profilePage },
   { path: '/explorer/', title: 'API explorer', nav: 'API explorer', public: true, render: explorerPage },
-  { path: '/staff/', title: 'Staff', nav: 'Staff', probe: '/api/admin/accounts/', render: staffPage },
-  { path: '/staff/:section/', title: 'Staff', navFor: '/staff/', probe: '/api/admin/accounts/', render: staffPage },
+  { path: '/staff/', title: 'Staff', nav: 'Staff', staff: true, render: staffPage },
+  { path: '/staff/:section/', title: 'Staff', navFor: '/staff/', staff: true, render: staffPage },
   { path: '/api-auth/login/', title: 'Log in', public: true, render: loginPage },
   { path: '/api-auth/logout/', title: 'Log out', public: true, render: logoutPage },
   { path: '/register/', title: 'Create your login', public: true, render: registerPage },
 ];
 
-/// Which probed pages answered, per session: probe path -> Promise<boolean>.
-let probes = new Map();
-let probedToken = null;
+/// The caller (`GET /api/me/`), asked once per token: token -> Promise<me or null>.
+let me = null;
+let meToken = null;
 
-function probe(path) {
-  if (probedToken !== session.token) {
-    probes = new Map();
-    probedToken = session.token;
+/// Resolves to the current user, or `null` when the answer did not come (the page then treats
+/// the caller as a customer: staff pages are hidden, never probed).
+function whoAmI() {
+  if (meToken !== session.token || !me) {
+    meToken = session.token;
+    me = api('GET', '/api/me/').catch((error) => {
+      me = null;
+      if (error && error.expired) throw error;
+      return null;
+    });
   }
-  if (!probes.has(path)) {
-    const query = `${path}?page_size=1`;
-    probes.set(
-      path,
-      send('GET', query).then(
-        (answer) => answer.status === 200,
-        () => false,
-      ),
-    );
-  }
-  return probes.get(path);
+  return me;
+}
+
+async function mayOpen(page) {
+  if (!page.staff) return true;
+  const user = await whoAmI();
+  return Boolean(user && user.is_staff);
 }
 
 function match(pathname) {
@@ -87,8 +90,10 @@ async function render() {
   const found = match(location.pathname);
   showFlash();
   if (!found) {
-    await renderNav(null, renderId);
-    replace(main, h('section', { class: 'card narrow' }, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, h('a', { href: '/', 'data-link': true }, 'Back to your accounts'))));
+    document.title = 'Page not found · bankd';
+    await renderNav(null, renderId).catch(() => {});
+    if (renderId !== renderCount) return;
+    replace(main, notFound(location.pathname));
     focusHeading(main);
     return;
   }
@@ -99,11 +104,15 @@ async function render() {
     return;
   }
   document.title = `${page.title} · bankd`;
-  await renderNav(page, renderId);
+  try {
+    await renderNav(page, renderId);
+  } catch (error) {
+    if (error && error.expired) return;
+  }
   if (renderId !== renderCount) return;
-  if (page.probe && !(await probe(page.probe))) {
+  if (!(await mayOpen(page).catch(() => false))) {
     if (renderId !== renderCount) return;
-    replace(main, h('section', { class: 'card narrow' }, h('h1', { tabindex: '-1' }, `${page.title} are not available`), h('p', {}, 'This bankd server does not offer this feature yet (or not to you).')));
+    replace(main, h('section', { class: 'card narrow' }, h('h1', { tabindex: '-1' }, `${page.title} pages are for staff`), h('p', {}, 'Your login is not a staff login. ', h('a', { href: '/', 'data-link': true }, 'Back to your accounts'))));
     focusHeading(main);
     return;
   }
@@ -127,6 +136,17 @@ async function render() {
     replace(container, h('section', { class: 'card narrow' }, h('h1', { tabindex: '-1' }, 'This page could not be loaded'), h('p', { class: 'form-message error' }, error.message || String(error))));
   }
   if (context.alive()) focusHeading(main);
+}
+
+/// The console's own "not found" page, for a console URL that names no page.
+function notFound(pathname) {
+  return h('section', { class: 'card narrow not-found' },
+    h('p', { class: 'not-found-code', 'aria-hidden': 'true' }, '404'),
+    h('h1', { tabindex: '-1' }, 'Page not found'),
+    h('p', {}, 'There is no console page at ', h('code', {}, pathname), '. Check the address, or go on from here:'),
+    h('ul', { class: 'link-list' },
+      h('li', {}, h('a', { href: '/', 'data-link': true }, session.token ? 'Your accounts' : 'Log in')),
+      h('li', {}, h('a', { href: '/explorer/', 'data-link': true }, 'The API explorer'))));
 }
 
 /// Moves focus to the page's heading, so screen readers announce the new page.
@@ -162,9 +182,10 @@ async function renderNav(current, renderId) {
     );
     return;
   }
+  const user = await whoAmI();
   const entries = [];
   for (const page of PAGES.filter((p) => p.nav)) {
-    if (page.probe && !(await probe(page.probe))) continue;
+    if (page.staff && !(user && user.is_staff)) continue;
     entries.push(h('li', {}, navLink(page.path, page.nav, current)));
   }
   if (renderId !== renderCount) return;
@@ -172,7 +193,7 @@ async function renderNav(current, renderId) {
     nav,
     h('ul', { class: 'nav-list' },
       entries,
-      h('li', { class: 'nav-user' }, h('span', { class: 'username', title: 'Logged in as' }, session.username)),
+      h('li', { class: 'nav-user' }, h('span', { class: 'username', title: 'Logged in as' }, (user && user.username) || session.username, user && user.is_staff ? h('span', { class: 'badge badge-staff' }, 'Staff') : null)),
       h('li', {}, h('a', { href: '/api-auth/logout/', 'data-link': true, class: 'nav-logout' }, 'Log out'))),
   );
 }

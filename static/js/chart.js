@@ -6,7 +6,7 @@
 // most a minimum and a maximum per pixel column, which keeps every peak and trough visible:
 // 10,000 transactions draw as about a thousand points.
 
-import { h, replace, svg } from './dom.js';
+import { h, money, replace, svg } from './dom.js';
 
 const HEIGHT = 260;
 const MARGIN = { top: 16, right: 18, bottom: 34, left: 72 };
@@ -32,7 +32,7 @@ export function pointsFrom(transactions) {
 }
 
 /// A chart element that draws `points` and redraws itself when its width changes.
-export function balanceChart(points, { caption = '' } = {}) {
+export function balanceChart(points, { caption = '', title = 'Balance over time' } = {}) {
   const holder = h('div', { class: 'chart' });
   const readout = h('p', { class: 'chart-readout muted', 'aria-hidden': 'true' }, points.length ? 'Point at the chart to read a balance.' : '');
   const figure = h('figure', { class: 'chart-figure' }, holder, readout, caption ? h('figcaption', { class: 'muted' }, caption) : null);
@@ -41,32 +41,37 @@ export function balanceChart(points, { caption = '' } = {}) {
     const width = Math.max(280, Math.floor(holder.clientWidth || 640));
     if (width === lastWidth) return;
     lastWidth = width;
-    replace(holder, drawChart(points, width, readout));
+    replace(holder, drawChart(points, width, readout, title));
   };
   if (typeof ResizeObserver === 'function') new ResizeObserver(draw).observe(holder);
   requestAnimationFrame(draw);
   return figure;
 }
 
-function drawChart(points, width, readout) {
+function drawChart(points, width, readout, title) {
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const first = points[0];
   const last = points[points.length - 1];
   const summary = points.length
-    ? `Balance over time: ${points.length} transaction${points.length === 1 ? '' : 's'} from ${first.at.slice(0, 10)} to ${last.at.slice(0, 10)}; latest balance ${last.label}.`
-    : 'Balance over time: no transactions yet.';
+    ? `${title}: ${points.length} transaction${points.length === 1 ? '' : 's'} from ${first.at.slice(0, 10)} to ${last.at.slice(0, 10)}; latest balance ${money(last.label)}.`
+    : `${title}: no transactions yet.`;
   const root = svg('svg', { width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-label': summary, class: 'chart-svg' }, svg('title', {}, summary));
   if (!points.length) {
     root.append(svg('text', { x: width / 2, y: HEIGHT / 2, 'text-anchor': 'middle', class: 'chart-empty' }, 'No transactions yet'));
     return root;
   }
 
-  // Domains. One point (or all at one instant) gets a day around it.
+  // Domains. One point (or all at one instant) gets a day around it; movements within less
+  // than a minute get a minute around them, so the axis reads in seconds, not milliseconds.
   let [timeMin, timeMax] = [first.time, last.time];
   if (timeMax === timeMin) {
     timeMin -= 12 * HOUR;
     timeMax += 12 * HOUR;
+  } else if (timeMax - timeMin < MINUTE) {
+    const middle = (timeMin + timeMax) / 2;
+    timeMin = middle - MINUTE / 2;
+    timeMax = middle + MINUTE / 2;
   }
   let valueMax = 0;
   for (const p of points) valueMax = Math.max(valueMax, p.value);
@@ -83,10 +88,10 @@ function drawChart(points, width, readout) {
     );
   }
   // X axis.
-  for (const tick of timeTicks(timeMin, timeMax, Math.max(2, Math.floor(plotWidth / 110)))) {
+  for (const tick of timeAxis(timeMin, timeMax, Math.max(2, Math.floor(plotWidth / 110)))) {
     root.append(
-      svg('line', { x1: x(tick), x2: x(tick), y1: MARGIN.top + plotHeight, y2: MARGIN.top + plotHeight + 5, class: 'chart-axis' }),
-      svg('text', { x: x(tick), y: MARGIN.top + plotHeight + 20, 'text-anchor': anchorFor(x(tick), width), class: 'chart-label' }, formatTime(tick, timeMax - timeMin)),
+      svg('line', { x1: x(tick.time), x2: x(tick.time), y1: MARGIN.top + plotHeight, y2: MARGIN.top + plotHeight + 5, class: 'chart-axis' }),
+      svg('text', { x: x(tick.time), y: MARGIN.top + plotHeight + 20, 'text-anchor': anchorFor(x(tick.time), width), class: 'chart-label chart-time' }, tick.label),
     );
   }
 
@@ -96,15 +101,17 @@ function drawChart(points, width, readout) {
   for (let i = 1; i < drawn.length; i += 1) {
     line += `H${x(drawn[i].time).toFixed(1)}V${y(drawn[i].value).toFixed(1)}`;
   }
-  // One point: the balance holds from that transaction on, to the right edge.
-  if (points.length === 1) line = `M${x(first.time).toFixed(1)},${y(first.value).toFixed(1)}H${MARGIN.left + plotWidth}`;
-  const endX = points.length === 1 ? MARGIN.left + plotWidth : x(last.time);
+  // The balance holds from the last transaction on, to the right edge (which is past it when
+  // the span was widened around one point or a burst of movements within a minute).
+  if (points.length === 1) line = `M${x(first.time).toFixed(1)},${y(first.value).toFixed(1)}`;
+  const rightEdge = MARGIN.left + plotWidth;
+  if (x(last.time) < rightEdge - 0.5) line += `H${rightEdge}`;
   const startX = x(first.time);
   const baseline = y(0).toFixed(1);
   root.append(
     svg('path', { d: `${line}V${baseline}H${startX.toFixed(1)}Z`, class: 'chart-area' }),
     svg('path', { d: line, class: 'chart-line' }),
-    svg('circle', { cx: points.length === 1 ? x(first.time) : endX, cy: y(last.value), r: 3.5, class: 'chart-dot' }),
+    svg('circle', { cx: x(last.time), cy: y(last.value), r: 3.5, class: 'chart-dot' }),
   );
   attachReadout(root, points, x, y, readout, plotHeight);
   return root;
@@ -162,7 +169,7 @@ function attachReadout(root, points, x, y, readout, plotHeight) {
     guide.setAttribute('x2', x(p.time));
     marker.setAttribute('visibility', 'visible');
     guide.setAttribute('visibility', 'visible');
-    readout.textContent = `${p.at.slice(0, 16).replace('T', ' ')} UTC · balance ${p.label}`;
+    readout.textContent = `${p.at.slice(0, 16).replace('T', ' ')} UTC · balance ${money(p.label)}`;
   });
   root.addEventListener('pointerleave', () => {
     marker.setAttribute('visibility', 'hidden');
@@ -188,6 +195,28 @@ function niceTicks(max) {
   return ticks;
 }
 
+/// The time axis between `min` and `max` (ms since the epoch, UTC): about `count` ticks on
+/// round instants, each labelled in the unit its instant is round in (d3's multi-scale idea):
+/// `2026` on a new year, `Mar` on a new month, `Mar 14` on a new day, `09:30` on a minute,
+/// `09:30:15` otherwise. The step (seconds, minutes, hours, days or months) follows the span,
+/// and no two labels are the same.
+export function timeAxis(min, max, count) {
+  let ticks = timeTicks(min, max, count);
+  if (ticks.length < 2) ticks = timeTicks(min, max, count * 2);
+  const short = ticks.map(formatTime);
+  // A short label that repeats (`12:00` on two days, `Jul` in two years) names its day or year.
+  const repeated = new Set(short.filter((label, i) => short.indexOf(label) !== i));
+  const axis = [];
+  const seen = new Set();
+  ticks.forEach((time, i) => {
+    const label = repeated.has(short[i]) ? formatTimeLong(time) : short[i];
+    if (seen.has(label)) return;
+    seen.add(label);
+    axis.push({ time, label });
+  });
+  return axis;
+}
+
 function timeTicks(min, max, count) {
   const span = max - min;
   const step = TIME_STEPS.find((s) => span / s <= count) || 365 * DAY * Math.ceil(span / (365 * DAY * count));
@@ -203,7 +232,7 @@ function timeTicks(min, max, count) {
   } else {
     for (let t = Math.ceil(min / step) * step; t <= max; t += step) ticks.push(t);
   }
-  return ticks.length >= 2 ? ticks : [min, max];
+  return ticks;
 }
 
 function monthStart(index) {
@@ -215,14 +244,22 @@ function formatValue(value) {
   return new Intl.NumberFormat('en', { maximumFractionDigits: 2 }).format(value);
 }
 
-/// A UTC label whose precision follows the span shown.
-function formatTime(time, span) {
+/// `formatTime` with its context: the day for a time of day, the year for a month.
+function formatTimeLong(time) {
+  const d = new Date(time);
+  const short = formatTime(time);
+  if (short.includes(':')) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${short}`;
+  if (MONTHS.includes(short)) return `${short} ${d.getUTCFullYear()}`;
+  return `${short} ${d.getUTCFullYear()}`;
+}
+
+/// A UTC label in the coarsest unit `time` is round in.
+function formatTime(time) {
   const d = new Date(time);
   const pad = (n) => String(n).padStart(2, '0');
-  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-  if (span < 2 * SECOND) return `${hm}:${pad(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`;
-  if (span < 10 * MINUTE) return `${hm}:${pad(d.getUTCSeconds())}`;
-  if (span < 2 * DAY) return hm;
-  if (span < 300 * DAY) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
-  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  if (d.getUTCSeconds() || d.getUTCMilliseconds()) return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  if (d.getUTCHours() || d.getUTCMinutes()) return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  if (d.getUTCDate() !== 1) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
+  if (d.getUTCMonth() !== 0) return MONTHS[d.getUTCMonth()];
+  return String(d.getUTCFullYear());
 }

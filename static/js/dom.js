@@ -197,10 +197,31 @@ export function actionButton(label, action, className = 'button') {
   return button;
 }
 
-/// Money exactly as the API sent it: a string with two decimals, never parsed to a float.
+/// Money as the API sent it (a string with two decimals), with thousands separators:
+/// `"-1234567.50"` reads `-1,234,567.50`. The digits are regrouped as text, never parsed to a
+/// float, so no amount can be rounded on its way to the screen.
 export function money(text) {
   if (text === null || text === undefined) return '—';
-  return String(text);
+  const match = /^([+-]?)(\d+)(\.\d+)?$/.exec(String(text));
+  if (!match) return String(text);
+  const [, sign, whole, fraction = ''] = match;
+  return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction}`;
+}
+
+/// Integer cents (from `cents()`) as money text with separators: 123456 -> `1,234.56`.
+export function moneyFromCents(cents) {
+  const negative = cents < 0;
+  const digits = String(Math.abs(cents)).padStart(3, '0');
+  return money(`${negative ? '-' : ''}${digits.slice(0, -2)}.${digits.slice(-2)}`);
+}
+
+/// A money string (`"1234.50"`) as integer cents, read digit by digit (never through a float).
+/// `null` for anything that is not a plain decimal with at most two places.
+export function cents(text) {
+  const match = /^([+-]?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(text));
+  if (!match) return null;
+  const value = Number(match[2]) * 100 + Number((match[3] || '').padEnd(2, '0'));
+  return match[1] === '-' ? -value : value;
 }
 
 /// An RFC 3339 UTC time as `2026-11-21 09:30` (UTC, like the API's date filters).
@@ -266,4 +287,23 @@ export function confirmButton(label, question, confirmLabel, action) {
 /// Today's date in UTC as YYYY-MM-DD.
 export function todayUtc() {
   return new Date().toISOString().slice(0, 10);
+}
+
+/// A table that reads on a phone: wrapped in a labelled, keyboard-scrollable region, and each
+/// cell carries its column's heading (`data-label`), so under 640 px the stylesheet stacks
+/// every row into a card of "label: value" lines instead of cutting columns off.
+export function stackedTable(label, table) {
+  const headings = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll('tbody tr')) {
+    [...row.cells].forEach((cell, index) => cell.setAttribute('data-label', headings[index] || ''));
+  }
+  table.classList.add('table-stack');
+  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': label }, table);
+}
+
+/// A label for an API word: `transfer_out` -> `Transfer out`, `permission_denied` ->
+/// `Permission denied`, with the few the plain rule gets wrong spelled out.
+export function label(word) {
+  const special = { login_failed: 'Failed login', token_issued: 'Token issued', token_revoked: 'Token revoked' };
+  return special[word] || titleCase(word);
 }

@@ -690,6 +690,7 @@ async fn every_audited_action_leaves_a_row_with_its_request_id_ip_and_outcome() 
             [
                 "action",
                 "actor_user_id",
+                "actor_username",
                 "client_ip",
                 "client_request_id",
                 "created_at",

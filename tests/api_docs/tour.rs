@@ -129,6 +129,8 @@ async fn authentication(t: &mut Tour, s: &mut Session) {
     t.check("jwt-use", request, 200).await;
     let request = Request::get("/api/customers/").bearer("not.a.jwt");
     t.check("jwt-bad", request, 401).await;
+    let request = Request::get("/api/me/").token(&s.token);
+    t.check("me", request, 200).await;
 
     t.check("no-credentials", Request::get("/api/accounts/"), 401)
         .await;

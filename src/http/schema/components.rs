@@ -52,6 +52,11 @@ fn nullable_enum(name: &str) -> Value {
     })
 }
 
+/// A string field that only the staff lists carry (issue #12: usernames next to ids).
+fn staff_only(description: &str) -> Value {
+    json!({ "type": "string", "nullable": true, "description": format!("Staff lists only. {description}") })
+}
+
 /// An object schema. `required` is left out when empty: OpenAPI 3.0 requires a non-empty
 /// list when present.
 fn object(required: &[&str], properties: Value) -> Value {
@@ -124,6 +129,10 @@ fn people() -> Value {
         "JwtPair": object(&["access", "refresh"], json!({ "access": string(false), "refresh": string(false) })),
         "JwtRefresh": object(&["refresh"], json!({ "refresh": string(false) })),
         "JwtAccess": object(&["access"], json!({ "access": string(false) })),
+        "Me": object(&["id", "username", "email", "is_staff", "is_superuser"], json!({
+            "id": integer(false), "username": string(false), "email": string(false),
+            "is_staff": { "type": "boolean" }, "is_superuser": { "type": "boolean" }
+        })),
         "Customer": object(&["id", "username", "full_name", "email", "phone_number", "date_of_birth", "gender", "created_at", "updated_at"], json!({
             "id": integer(false), "username": string(false), "full_name": string(false), "email": string(false),
             "phone_number": string(true), "date_of_birth": date(true),
@@ -149,7 +158,8 @@ fn ledger() -> Value {
             "nickname": string(false),
             "balance": money("Read-only; changes only through deposit, withdraw and transfer."),
             "status": choice(&["active", "frozen", "closed"]),
-            "customer": integer(false), "created_at": time(), "updated_at": time()
+            "customer": integer(false), "created_at": time(), "updated_at": time(),
+            "username": staff_only("The owner's username.")
         })),
         "AccountInput": object(&[], json!({
             "account_type": choice(&["checking", "savings", "business"]),
@@ -176,6 +186,7 @@ fn ledger() -> Value {
             "amount": money("Always positive; the type gives the direction."),
             "balance_after": money("The account's balance right after this posting."),
             "counterparty_account_number": string(true), "transfer_id": integer(true),
+            "username": staff_only("The account owner's username."),
             "description": string(false), "created_at": time()
         })),
         "Card": object(&["id", "account", "card_type", "masked_number", "expiry_month", "expiry_year", "status", "credit_limit", "created_at"], json!({
@@ -215,7 +226,8 @@ fn ledger() -> Value {
             "id": integer(false), "created_at": time(), "actor_user_id": integer(true), "client_ip": string(false),
             "request_id": string(false), "client_request_id": string(true), "action": string(false), "object_type": string(true), "object_id": integer(true),
             "outcome": choice(&["success", "failure", "denied"]), "details": { "type": "object" },
-            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+            "actor_username": staff_only("The actor's username (null for anonymous actors).")
         })),
         "CustomerPage": page_of("Customer"),
         "AccountPage": page_of("Account"),

@@ -2,7 +2,7 @@
 // and CVV are shown once, with a warning), freeze, unfreeze and cancel.
 
 import { api } from '../api.js';
-import { actionButton, confirmButton, form, h, handleSubmit, money, replace, section, statusBadge, titleCase } from '../dom.js';
+import { actionButton, confirmButton, form, h, handleSubmit, money, replace, section, stackedTable, statusBadge, titleCase } from '../dom.js';
 
 export async function cardsPage(container, context) {
   const [cards, accounts] = await Promise.all([
@@ -43,7 +43,7 @@ export async function cardsPage(container, context) {
       replace(list, h('p', { class: 'muted' }, 'You have no cards yet.'));
       return;
     }
-    replace(list, h('div', { class: 'table-scroll' }, h('table', { class: 'table' },
+    replace(list, stackedTable('Your cards', h('table', { class: 'table' },
       h('thead', {}, h('tr', {}, ['Card', 'Type', 'Account', 'Expires', 'Credit limit', 'Status', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, results.map((card) => h('tr', { 'data-card-id': card.id },
         h('td', { class: 'nowrap mono' }, card.masked_number),

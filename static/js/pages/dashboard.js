@@ -1,6 +1,8 @@
-// The dashboard: the customer's accounts with balance and status, and opening a new one.
+// The dashboard: the customer's accounts with balance and status, an overview (the total over
+// time, money in and out per month), and opening a new account.
 
 import { api } from '../api.js';
+import { overviewSection } from './overview.js';
 import { form, h, handleSubmit, money, pager, replace, section, statusBadge, titleCase } from '../dom.js';
 
 export const ACCOUNT_TYPES = [
@@ -78,4 +80,8 @@ export async function dashboardPage(container, context) {
   }
 
   await load();
+  // The overview follows the accounts: an empty dashboard has nothing to chart.
+  if (!showClosed && context.alive() && list.querySelector('.account-card')) {
+    list.after(overviewSection(context));
+  }
 }

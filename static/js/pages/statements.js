@@ -2,7 +2,7 @@
 // account and a date range, list them, view one with its transactions, download its CSV.
 
 import { api, download } from '../api.js';
-import { actionButton, dateTime, form, h, handleSubmit, money, pager, section, titleCase, todayUtc } from '../dom.js';
+import { actionButton, dateTime, form, h, handleSubmit, money, pager, section, stackedTable, titleCase, todayUtc } from '../dom.js';
 
 const PAGE_SIZE = 20;
 
@@ -41,7 +41,7 @@ export async function statementsPage(container, context) {
     h('div', { class: 'page-header' }, h('div', {}, h('h1', {}, 'Statements'), h('p', { class: 'muted' }, 'Statements are stored: generate once, view or download any time.'))),
     accounts.results.length ? section('Generate a statement', generateForm) : null,
     section('Your statements', rows.length
-      ? [h('div', { class: 'table-scroll' }, h('table', { class: 'table' },
+      ? [stackedTable('Your statements', h('table', { class: 'table' },
         h('thead', {}, h('tr', {}, ['Period', 'Account', 'Opening', 'Closing', 'Transactions', 'Generated (UTC)'].map((t, i) => h('th', { scope: 'col', class: i >= 2 && i <= 4 ? 'amount' : null }, t)))),
         h('tbody', {}, rows))),
       pager(statements, page, PAGE_SIZE, (next) => context.navigate(`/statements/?page=${next}`), 'statements')]
@@ -84,13 +84,13 @@ export async function statementPage(container, context) {
     message,
     h('dl', { class: 'figures' }, figures.map(([label, value]) => h('div', { class: 'figure card' }, h('dt', {}, label), h('dd', {}, money(value))))),
     section(`Transactions (${statement.transaction_count})`, (statement.transactions || []).length
-      ? h('div', { class: 'table-scroll' }, h('table', { class: 'table' },
+      ? stackedTable('Statement transactions', h('table', { class: 'table' },
         h('thead', {}, h('tr', {}, ['Time (UTC)', 'Type', 'Description', 'Counterparty', 'Amount', 'Balance after'].map((t, i) => h('th', { scope: 'col', class: i >= 4 ? 'amount' : null }, t)))),
         h('tbody', {}, statement.transactions.map((t) => h('tr', {},
           h('td', { class: 'nowrap' }, dateTime(t.created_at)),
           h('td', {}, titleCase(t.transaction_type)),
-          h('td', {}, t.description || ''),
-          h('td', { class: 'nowrap' }, t.counterparty_account_number || ''),
+          h('td', {}, t.description || h('span', { class: 'muted' }, '—')),
+          h('td', { class: 'nowrap' }, t.counterparty_account_number || h('span', { class: 'muted' }, '—')),
           h('td', { class: 'amount' }, money(t.amount)),
           h('td', { class: 'amount' }, money(t.balance_after)))))))
       : h('p', { class: 'muted' }, 'No transactions in this period.')),

@@ -6,7 +6,7 @@
 
 import { ApiError, api, fetchAll } from '../api.js';
 import { balanceChart, pointsFrom } from '../chart.js';
-import { clearErrors, dateTime, field, h, money, pager, replace, setBusy, showErrors, titleCase } from '../dom.js';
+import { clearErrors, dateTime, field, h, money, pager, replace, setBusy, showErrors, stackedTable, titleCase } from '../dom.js';
 
 const PAGE_SIZE = 20;
 const CHART_POINTS_MAX = 20000;
@@ -103,12 +103,12 @@ export function transactionsSection(account, context) {
         h('td', { class: 'nowrap' }, timeCell(t.created_at)),
         h('td', {}, titleCase(t.transaction_type)),
         h('td', { class: 'description' }, t.description || h('span', { class: 'muted' }, '—')),
-        h('td', { class: 'counterparty nowrap' }, t.counterparty_account_number || ''),
+        h('td', { class: 'counterparty nowrap' }, t.counterparty_account_number || h('span', { class: 'muted' }, '—')),
         h('td', { class: `amount ${credit ? 'credit' : 'debit'}` }, `${credit ? '+' : '−'}${money(t.amount)}`),
         h('td', { class: 'amount balance-after' }, money(t.balance_after)));
     });
     replace(table,
-      h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Transactions table' },
+      stackedTable('Transactions table',
         h('table', { class: 'table transactions-table' },
           h('caption', { class: 'visually-hidden' }, `Transactions of ${account.account_number}, newest first`),
           h('thead', {}, h('tr', {},
