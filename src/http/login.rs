@@ -18,9 +18,10 @@ use crate::db::users;
 use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, RequestContext};
-use crate::http::form::Fields;
+use crate::http::form::{Fields, max_chars};
 use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
+use crate::limits::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -192,16 +193,20 @@ async fn check_credentials(
     body: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Option<i64>, ApiError> {
     let mut fields = Fields::new(body);
-    let username = fields.required("username", |text| Ok(text.to_owned()));
-    let password = fields.required_untrimmed("password", |text| Ok(text.to_owned()));
+    // No account can have a longer username, and a longer password is refused before argon2
+    // sees it: both bound the work (and the throttle key) a single request can cost.
+    let username = fields.required("username", |text| max_chars(text, USERNAME_CHARS_MAX));
+    let password =
+        fields.required_untrimmed("password", |text| max_chars(text, PASSWORD_CHARS_MAX));
     fields.finish()?;
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::internal("validated login is incomplete"));
     };
-    // Repeated failures for one username are cut off before the password is even checked.
+    // A slot is reserved before the password is checked, so a burst of simultaneous guesses
+    // gets at most `limit` argon2 verifications; a right password hands its slot back below.
     let failures_key = format!("login-failures:{}", username.to_lowercase());
     let failures_limit = state.config.throttle_failed_logins_per_user_per_minute;
-    state.throttle.check(&failures_key, failures_limit)?;
+    let reservation = state.throttle.reserve(&failures_key, failures_limit)?;
     let lookup = username.clone();
     let credentials = state
         .db
@@ -211,9 +216,11 @@ async fn check_credentials(
     let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let password_ok = state.hasher.verify(password, stored_hash).await?;
     match credentials {
-        Some(c) if password_ok && c.is_active => Ok(Some(c.user_id)),
+        Some(c) if password_ok && c.is_active => {
+            state.throttle.refund(reservation);
+            Ok(Some(c.user_id))
+        }
         _ => {
-            state.throttle.record(&failures_key);
             let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
             tracing::info!(%username, audit_id, "login failed");
             Ok(None)
