@@ -41,7 +41,8 @@ async fn get_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let user_id = check_credentials(&state, &ctx, &body)
         .await?
-        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
+        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?
+        .user_id;
     let auth::NewToken { token, sha256 } = auth::new_token()?;
     let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
     let context = ctx.audit().with_actor(user_id);
@@ -68,7 +69,8 @@ async fn logout(
     user: AuthUser,
     ctx: RequestContext,
 ) -> Result<StatusCode, ApiError> {
-    // A JWT cannot be revoked (simplejwt without a blacklist): it expires on its own.
+    // A single JWT cannot be revoked (simplejwt without a blacklist): it expires on its own.
+    // A password change revokes all of a user's JWTs at once (`auth_generation`).
     let Some(token) = user.token_sha256 else {
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -86,7 +88,7 @@ async fn logout(
             audit::record(conn, &context, &event)
         })
         .await?;
-    state.auth_cache.forget_token(&token);
+    state.auth_cache.revoke_token(&token);
     tracing::info!(user_id = user.user_id, audit_id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -97,7 +99,7 @@ async fn jwt_pair(
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = check_credentials(&state, &ctx, &body)
+    let subject = check_credentials(&state, &ctx, &body)
         .await?
         .ok_or_else(|| {
             ApiError::detail(
@@ -106,18 +108,19 @@ async fn jwt_pair(
                 "No active account found with the given credentials",
             )
         })?;
+    let user_id = subject.user_id;
     let now = chrono::Utc::now().timestamp();
     let access = jwt::issue(
         &state.keys.jwt,
         TokenType::Access,
-        user_id,
+        subject,
         now,
         state.config.jwt_access_ttl_seconds,
     );
     let refresh = jwt::issue(
         &state.keys.jwt,
         TokenType::Refresh,
-        user_id,
+        subject,
         now,
         state.config.jwt_refresh_ttl_seconds,
     );
@@ -154,16 +157,24 @@ async fn jwt_refresh(
         .and_then(|token| jwt::verify(&state.keys.jwt, &token, TokenType::Refresh, now))
         .ok_or_else(not_valid)?;
     let user_id = claims.user_id;
-    // A refresh token of a user who no longer exists or is inactive mints nothing.
-    state
+    // A refresh token of a user who no longer exists or is inactive, or one issued before the
+    // user's sessions were revoked (a password change), mints nothing.
+    let user = state
         .db
-        .read_point(move |conn| users::active_user_is_staff(conn, user_id))
+        .read_point(move |conn| users::active_user(conn, user_id))
         .await?
         .ok_or_else(not_valid)?;
+    if user.auth_generation != claims.auth_generation {
+        return Err(not_valid());
+    }
+    let subject = jwt::Subject {
+        user_id,
+        auth_generation: claims.auth_generation,
+    };
     let access = jwt::issue(
         &state.keys.jwt,
         TokenType::Access,
-        user_id,
+        subject,
         now,
         state.config.jwt_access_ttl_seconds,
     )
@@ -191,7 +202,7 @@ async fn check_credentials(
     state: &AppState,
     ctx: &RequestContext,
     body: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<jwt::Subject>, ApiError> {
     let mut fields = Fields::new(body);
     // No account can have a longer username, and a longer password is refused before argon2
     // sees it: both bound the work (and the throttle key) a single request can cost.
@@ -218,7 +229,10 @@ async fn check_credentials(
     match credentials {
         Some(c) if password_ok && c.is_active => {
             state.throttle.refund(reservation);
-            Ok(Some(c.user_id))
+            Ok(Some(jwt::Subject {
+                user_id: c.user_id,
+                auth_generation: c.auth_generation,
+            }))
         }
         _ => {
             let audit_id = record_login_failure(state, ctx.audit(), &username).await?;

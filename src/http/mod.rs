@@ -17,6 +17,7 @@ pub mod login;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
+pub mod password;
 pub mod query_filters;
 pub mod register;
 pub mod schema;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(register::router())
         .merge(login::router())
+        .merge(password::router())
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())

@@ -16,6 +16,7 @@ mod isolation;
 mod jwt;
 mod movements;
 mod registration;
+mod revocation;
 mod staff;
 mod statements;
 mod throttling;

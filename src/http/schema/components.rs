@@ -56,6 +56,24 @@ pub fn page_of(item: &str) -> Value {
 }
 
 pub fn schemas() -> Value {
+    let mut schemas = all_but_passwords();
+    if let (Some(map), Value::Object(passwords)) = (schemas.as_object_mut(), password_schemas()) {
+        map.extend(passwords);
+    }
+    schemas
+}
+
+/// The password routes' bodies, apart from the rest: one more entry in that `json!` exceeds
+/// the macro's recursion limit.
+fn password_schemas() -> Value {
+    json!({
+        "PasswordChange": object(&["old_password", "new_password"], json!({ "old_password": { "type": "string", "format": "password" }, "new_password": { "type": "string", "format": "password", "maxLength": 4096 } })),
+        "PasswordReset": object(&["reset_token", "new_password"], json!({ "reset_token": { "type": "string", "pattern": "^[0-9a-f]{40}$" }, "new_password": { "type": "string", "format": "password", "maxLength": 4096 } })),
+        "ResetToken": object(&["user", "reset_token", "expires_at"], json!({ "user": integer(false), "reset_token": { "type": "string", "pattern": "^[0-9a-f]{40}$" }, "expires_at": time() }))
+    })
+}
+
+fn all_but_passwords() -> Value {
     let transaction_types = ["deposit", "withdrawal", "transfer_out", "transfer_in"];
     json!({
         "Error": object(&["detail", "code"], json!({
