@@ -21,8 +21,8 @@ use crate::error::ApiError;
 pub mod cache;
 pub mod watch;
 
-pub use cache::{AuthCache, CachedOwner, Epoch, USER_CACHE_SECONDS};
 use crate::limits::TOKEN_BYTES;
+pub use cache::{AuthCache, CachedOwner, Epoch, USER_CACHE_SECONDS};
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 const ARGON2_MEMORY_KIB: u32 = 19_456;

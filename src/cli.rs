@@ -287,7 +287,11 @@ async fn createsuperuser(
 /// `bankd changepassword`: the same password sources and validators as `createsuperuser`; the
 /// new hash, the revocation of every token and JWT and the audit row commit together. A server
 /// running on the same database sees the revocation within a second (`auth::watch`).
-async fn changepassword(config: &Config, username: &str, password_stdin: bool) -> Result<(), String> {
+async fn changepassword(
+    config: &Config,
+    username: &str,
+    password_stdin: bool,
+) -> Result<(), String> {
     let db = Db::open(
         &config.database_path,
         db::DbSettings {

@@ -66,7 +66,11 @@ pub const USER_CACHE_SECONDS: i64 = 60;
 impl AuthCache {
     /// The epoch to hand to `remember_*` after a database read; take it *before* the read.
     pub fn epoch(&self) -> Epoch {
-        Epoch(self.entries.lock().map_or(u64::MAX, |entries| entries.epoch))
+        Epoch(
+            self.entries
+                .lock()
+                .map_or(u64::MAX, |entries| entries.epoch),
+        )
     }
 
     pub fn token(&self, sha256: &[u8; 32], now: i64) -> Option<CachedOwner> {

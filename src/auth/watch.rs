@@ -31,7 +31,10 @@ pub async fn watch_revocations(db: Db, cache: Arc<AuthCache>) {
         Err(error) => {
             // Start from 0: evicting a user twice costs an extra read, missing one costs a
             // revocation that does not take.
-            tracing::warn!(?error, "cannot read the last revocation; replaying them all");
+            tracing::warn!(
+                ?error,
+                "cannot read the last revocation; replaying them all"
+            );
             0
         }
     };

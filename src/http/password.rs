@@ -38,7 +38,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Django's `PasswordChangeForm` message for a wrong old password.
-const OLD_PASSWORD_WRONG: &str = "Your old password was entered incorrectly. Please enter it again.";
+const OLD_PASSWORD_WRONG: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
 const RESET_TOKEN_INVALID: &str = "This reset token is invalid or has expired.";
 /// How long a reset token staff hand out stays usable, in seconds.
 const RESET_TOKEN_TTL_SECONDS: i64 = 60 * 60;
@@ -54,7 +55,9 @@ async fn change(
     let new = fields.required_untrimmed("new_password", |t| max_chars(t, PASSWORD_CHARS_MAX));
     fields.finish()?;
     let (Some(old), Some(new)) = (old, new) else {
-        return Err(ApiError::internal("validated password change is incomplete"));
+        return Err(ApiError::internal(
+            "validated password change is incomplete",
+        ));
     };
     let owner = find_owner(&state, UserRef::Id(user.user_id)).await?;
     // A stolen session must not become a way around the failed-login limit: wrong old
@@ -120,7 +123,12 @@ async fn force_reset(
         })
         .await?;
     state.auth_cache.revoke_user(user_id);
-    tracing::info!(staff_user_id = staff.user_id, user_id, audit_id, "password reset forced");
+    tracing::info!(
+        staff_user_id = staff.user_id,
+        user_id,
+        audit_id,
+        "password reset forced"
+    );
     let expires = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
     Ok(Json(json!({
         "user": user_id,

@@ -15,6 +15,7 @@ mod idempotency;
 mod isolation;
 mod jwt;
 mod movements;
+mod passwords;
 mod registration;
 mod revocation;
 mod staff;

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::helpers::{ApiResponse, NO_TOKEN, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{ApiResponse, NO_TOKEN, PASSWORD, TestApp, spawn_app_with};
 
 /// Sends `GET /api/customers/` with `authorization` (a full header value).
 async fn customers_with(app: &TestApp, authorization: &str) -> ApiResponse {
@@ -66,5 +66,52 @@ async fn a_logged_out_token_never_comes_back_through_requests_in_flight_during_l
             "round {round}: the logged-out token works again: {}",
             after.body
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_is_not_undone_by_token_and_jwt_requests_in_flight() {
+    let app = Arc::new(spawn_app_with(|config| config.database_readers = 1).await);
+    let (username, caller) = app.new_named_user().await;
+    let mut password = PASSWORD.to_owned();
+
+    for round in 0..10 {
+        let other = app.login(&username, &password).await;
+        let (access, _) = jwt_pair(&app, &username, &password).await;
+        let mut readers = JoinSet::new();
+        for n in 0..16 {
+            let app = app.clone();
+            let header = match n % 2 {
+                0 => format!("Token {other}"),
+                _ => format!("Bearer {access}"),
+            };
+            readers.spawn(async move { customers_with(&app, &header).await.status });
+        }
+        let new_password = format!("changed-secret-{round}-x");
+        app.post(
+            "/api/password/change/",
+            &caller,
+            json!({ "old_password": password, "new_password": new_password }),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+        password = new_password;
+        while let Some(status) = readers.join_next().await {
+            let status = status.expect("reader task");
+            assert!(
+                status == StatusCode::OK || status == StatusCode::UNAUTHORIZED,
+                "{status}"
+            );
+        }
+
+        for header in [format!("Token {other}"), format!("Bearer {access}")] {
+            let after = customers_with(&app, &header).await;
+            assert_eq!(
+                after.status,
+                StatusCode::UNAUTHORIZED,
+                "round {round}: a revoked credential works again: {}",
+                after.body
+            );
+        }
     }
 }
