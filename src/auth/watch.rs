@@ -55,7 +55,7 @@ pub async fn watch_revocations(db: Db, cache: Arc<AuthCache>) {
             Err(error) => tracing::warn!(?error, "cannot read revocations; will retry"),
         }
         polls = polls.wrapping_add(1);
-        if polls % POLLS_PER_PRUNE == 0 {
+        if polls.is_multiple_of(POLLS_PER_PRUNE) {
             let before = chrono::Utc::now().timestamp() - REVOCATION_ROWS_KEPT_SECONDS;
             if let Err(error) = db
                 .write(move |conn| users::prune_revocations(conn, before))
