@@ -70,6 +70,8 @@ async fn change(
         .verify(old, Some(owner.password_hash.clone()))
         .await?;
     if !old_ok {
+        let audit_id = record_change_failure(&state, ctx.audit_as(&user), user.user_id).await?;
+        tracing::info!(user_id = user.user_id, audit_id, "password change refused");
         return Err(ApiError::field("old_password", OLD_PASSWORD_WRONG));
     }
     state.throttle.refund(reservation);
@@ -105,7 +107,8 @@ async fn force_reset(
     }
     let auth::NewToken { token, sha256 } = auth::new_token()?;
     let unusable = format!("!{}", auth::new_token()?.token);
-    let expires_at = chrono::Utc::now().timestamp() + RESET_TOKEN_TTL_SECONDS;
+    let now = chrono::Utc::now().timestamp();
+    let expires_at = now + RESET_TOKEN_TTL_SECONDS;
     let event = AuditEvent {
         action: "password_reset_forced",
         object: Some(("user", user_id)),
@@ -117,7 +120,7 @@ async fn force_reset(
         .db
         .write(move |conn| {
             users::set_password_hash(conn, user_id, &unusable)?;
-            users::revoke_sessions(conn, user_id, None, expires_at - RESET_TOKEN_TTL_SECONDS)?;
+            users::revoke_sessions(conn, user_id, None, now)?;
             users::insert_password_reset(conn, user_id, &sha256, expires_at)?;
             audit::record(conn, &context, &event)
         })
@@ -211,6 +214,26 @@ async fn replace_password(
     state.auth_cache.revoke_user(user_id);
     tracing::info!(user_id, audit_id, "password changed");
     Ok(())
+}
+
+/// Audits a wrong old password like a failed login: someone holding the session is guessing.
+async fn record_change_failure(
+    state: &AppState,
+    context: AuditContext,
+    user_id: i64,
+) -> Result<i64, ApiError> {
+    state
+        .db
+        .write(move |conn| {
+            let event = AuditEvent {
+                action: "password_change_failed",
+                object: Some(("user", user_id)),
+                outcome: Outcome::Failure,
+                details: json!({ "reason": "old_password" }),
+            };
+            audit::record(conn, &context, &event)
+        })
+        .await
 }
 
 async fn find_owner(state: &AppState, user: UserRef<'static>) -> Result<PasswordOwner, ApiError> {

@@ -524,3 +524,14 @@ async fn an_over_long_password_is_refused_before_it_costs_a_failed_login() {
         .await
         .expect(StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_from_one_ip_gets_no_more_auth_requests_than_the_per_ip_limit() {
+    let app = spawn_app_with(|config| config.throttle_auth_per_ip_per_minute = 5).await;
+    let app = std::sync::Arc::new(app);
+
+    let answers = simultaneous_logins(&app, "nobody", 30, |n| format!("guess-{n}")).await;
+
+    assert_eq!(count_status(&answers, StatusCode::BAD_REQUEST), 5);
+    assert_eq!(count_status(&answers, StatusCode::TOO_MANY_REQUESTS), 25);
+}
