@@ -190,6 +190,16 @@ async fn a_wrong_old_password_or_a_weak_new_one_changes_nothing() {
         json!({ "old_password": ["This field is required."], "new_password": ["This field is required."] })
     );
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let failures = app.query_sql(
+        "SELECT outcome FROM audit_log WHERE action = 'password_change_failed'",
+        [],
+    );
+    assert_eq!(failures.len(), 1, "the wrong old password is audited");
+    let changes = app.query_sql(
+        "SELECT 1 FROM audit_log WHERE action = 'password_changed'",
+        [],
+    );
+    assert!(changes.is_empty());
     app.get("/api/customers/", &other)
         .await
         .expect(StatusCode::OK);
