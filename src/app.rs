@@ -165,6 +165,10 @@ impl App {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let pruner = tokio::spawn(prune_expired(state.db.clone()));
+        let revocations = tokio::spawn(crate::auth::watch::watch_revocations(
+            state.db.clone(),
+            state.auth_cache.clone(),
+        ));
         let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
         axum::serve(
@@ -174,6 +178,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await?;
         pruner.abort();
+        revocations.abort();
         state.db.shutdown().await;
         Ok(())
     }

@@ -17,7 +17,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+
+pub mod cache;
+pub mod watch;
+
 use crate::limits::TOKEN_BYTES;
+pub use cache::{AuthCache, CachedOwner, Epoch, USER_CACHE_SECONDS};
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 const ARGON2_MEMORY_KIB: u32 = 19_456;
@@ -135,76 +140,6 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-/// Who a credential belongs to, as the cache remembers it.
-#[derive(Clone, Copy, Debug)]
-pub struct CachedOwner {
-    pub user_id: i64,
-    pub is_staff: bool,
-    /// Unix seconds after which the entry (and, for tokens, the token) is dead.
-    pub expires_at: i64,
-}
-
-/// Keeps token checks off the database: a request whose token was seen before costs a hash
-/// and a map lookup, not a SQLite round trip.
-///
-/// Opaque tokens are cached by SHA-256 until the token's own expiry and removed on logout; the
-/// cache lives in memory only, so a restart starts it empty and every token is checked against
-/// the database once more. JWT users are cached for `USER_CACHE_SECONDS` (the signature and
-/// expiry are checked on every request; the cache only answers "does this user still exist and
-/// is it staff"). bankd has no API that deactivates users or changes staff flags while it runs.
-#[derive(Default)]
-pub struct AuthCache {
-    tokens: std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedOwner>>,
-    users: std::sync::Mutex<std::collections::HashMap<i64, CachedOwner>>,
-}
-
-/// Entries kept before the cache is cleared wholesale (a bound on memory, not a tuning knob).
-const AUTH_CACHE_ENTRIES_MAX: usize = 100_000;
-/// How long a JWT user's existence and staff flag are trusted without a database check.
-pub const USER_CACHE_SECONDS: i64 = 60;
-
-impl AuthCache {
-    pub fn token(&self, sha256: &[u8; 32], now: i64) -> Option<CachedOwner> {
-        let tokens = self.tokens.lock().ok()?;
-        tokens
-            .get(sha256)
-            .copied()
-            .filter(|owner| owner.expires_at > now)
-    }
-
-    pub fn remember_token(&self, sha256: [u8; 32], owner: CachedOwner) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            if tokens.len() >= AUTH_CACHE_ENTRIES_MAX {
-                tokens.clear();
-            }
-            tokens.insert(sha256, owner);
-        }
-    }
-
-    pub fn forget_token(&self, sha256: &[u8; 32]) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.remove(sha256);
-        }
-    }
-
-    pub fn user(&self, user_id: i64, now: i64) -> Option<CachedOwner> {
-        let users = self.users.lock().ok()?;
-        users
-            .get(&user_id)
-            .copied()
-            .filter(|owner| owner.expires_at > now)
-    }
-
-    pub fn remember_user(&self, owner: CachedOwner) {
-        if let Ok(mut users) = self.users.lock() {
-            if users.len() >= AUTH_CACHE_ENTRIES_MAX {
-                users.clear();
-            }
-            users.insert(owner.user_id, owner);
-        }
-    }
 }
 
 /// A freshly drawn token (shown to the client once) and its stored hash.

@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, `createsuperuser`, `verify`, `backup`, `restore`
-//! (clap).
+//! The command line: `serve`, `migrate`, `createsuperuser`, `changepassword`, `verify`,
+//! `backup`, `restore` (clap).
 //!
 //! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
 //! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
@@ -62,6 +62,16 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Set a user's password and end every one of its sessions (tokens and JWTs)
+    Changepassword {
+        /// The user, matched case-insensitively
+        username: String,
+        /// Read the password from standard input (else BANKD_SUPERUSER_PASSWORD, else a prompt)
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Check the ledger invariants, the audit chain and SQLite's integrity (exit 1 unless sound)
     Verify {
         /// The audit chain head printed by an earlier verify (ID:HASH): fail if that row is gone
@@ -108,6 +118,7 @@ impl Cli {
             Command::Serve { listen, database } => (listen.clone(), database.database.clone()),
             Command::Migrate { database, .. }
             | Command::Createsuperuser { database, .. }
+            | Command::Changepassword { database, .. }
             | Command::Verify { database, .. }
             | Command::Backup { database, .. }
             | Command::Restore { database, .. } => (None, database.database.clone()),
@@ -132,6 +143,11 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             password_stdin,
             ..
         } => createsuperuser(&config, &username, &email, password_stdin).await,
+        Command::Changepassword {
+            username,
+            password_stdin,
+            ..
+        } => changepassword(&config, &username, password_stdin).await,
         Command::Verify {
             audit_head, json, ..
         } => verify_command(&config, audit_head.as_deref(), json),
@@ -336,6 +352,69 @@ async fn createsuperuser(
     db.shutdown().await;
     created.map_err(describe)?;
     println!("Superuser \"{username}\" created successfully.");
+    Ok(())
+}
+
+/// `bankd changepassword`: the same password sources and validators as `createsuperuser`; the
+/// new hash, the revocation of every token and JWT and the audit row commit together. A server
+/// running on the same database sees the revocation within a second (`auth::watch`).
+async fn changepassword(
+    config: &Config,
+    username: &str,
+    password_stdin: bool,
+) -> Result<(), String> {
+    let db = Db::open(
+        &config.database_path,
+        db::DbSettings {
+            readers: 1,
+            ..db::DbSettings::from_config(config)
+        },
+    )?;
+    let changed = change_password_in(&db, username, password_stdin).await;
+    db.shutdown().await;
+    changed?;
+    println!("Password changed successfully for user \"{username}\".");
+    Ok(())
+}
+
+async fn change_password_in(db: &Db, username: &str, password_stdin: bool) -> Result<(), String> {
+    let name = username.to_owned();
+    let owner = db
+        .read(move |conn| users::password_owner(conn, users::UserRef::Username(&name)))
+        .await
+        .map_err(describe)?
+        .ok_or_else(|| format!("user \"{username}\" does not exist"))?;
+    let password_text = read_password(password_stdin)?;
+    let attributes = UserAttributes {
+        username: &owner.username,
+        full_name: &owner.full_name,
+        email: &owner.email,
+    };
+    let password = Password::parse(&password_text, &attributes)
+        .map_err(|errors| format!("password: {}", errors.join(" ")))?;
+    let password_hash =
+        tokio::task::spawn_blocking(move || crate::auth::hash_blocking(password.expose()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(describe)?;
+    let user_id = owner.user_id;
+    db.write(move |conn| {
+        users::set_password_hash(conn, user_id, &password_hash)?;
+        users::revoke_sessions(conn, user_id, None, chrono::Utc::now().timestamp())?;
+        let event = db::audit::AuditEvent {
+            action: "password_changed",
+            object: Some(("user", user_id)),
+            outcome: db::audit::Outcome::Success,
+            details: serde_json::json!({ "by": "cli" }),
+        };
+        let context = db::audit::AuditContext {
+            client_ip: "cli".to_owned(),
+            ..Default::default()
+        };
+        db::audit::record(conn, &context, &event)
+    })
+    .await
+    .map_err(describe)?;
     Ok(())
 }
 

@@ -1,5 +1,8 @@
 //! JSON Web Tokens in djangorestframework-simplejwt's shape: HS256, claims `token_type`
-//! (`access` | `refresh`), `exp`, `iat`, `jti`, `user_id`.
+//! (`access` | `refresh`), `exp`, `iat`, `jti`, `user_id`, plus bankd's `auth_generation`: the
+//! user's revocation count when the token was issued. A password change moves the user's count
+//! on, and a token carrying an older one is refused (`http/extract/auth.rs`), which revokes
+//! stateless tokens without a blacklist. Tokens from before the claim existed read as 0.
 //!
 //! Only HS256 is accepted: the header's `alg` must say so, which rules out `none` and
 //! algorithm-confusion tricks. Signatures are compared in constant time by `hmac`.
@@ -28,6 +31,9 @@ pub struct Claims {
     pub iat: i64,
     pub jti: String,
     pub user_id: i64,
+    /// The user's `auth_generation` at issue; see the module documentation.
+    #[serde(default)]
+    pub auth_generation: i64,
 }
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -41,11 +47,18 @@ fn mac(secret: &Secret) -> Option<Hmac<Sha256>> {
     Hmac::<Sha256>::new_from_slice(secret.expose()).ok()
 }
 
-/// Signs a new token for `user_id`, valid for `ttl_seconds` from `now`.
+/// Who a token is for: the user and its current `auth_generation`.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject {
+    pub user_id: i64,
+    pub auth_generation: i64,
+}
+
+/// Signs a new token for `subject`, valid for `ttl_seconds` from `now`.
 pub fn issue(
     secret: &Secret,
     token_type: TokenType,
-    user_id: i64,
+    subject: Subject,
     now: i64,
     ttl_seconds: u64,
 ) -> Option<String> {
@@ -56,7 +69,8 @@ pub fn issue(
         exp: now.saturating_add(i64::try_from(ttl_seconds).unwrap_or(i64::MAX)),
         iat: now,
         jti: hex::encode(jti),
-        user_id,
+        user_id: subject.user_id,
+        auth_generation: subject.auth_generation,
     };
     let payload = serde_json::to_vec(&claims).ok()?;
     let signing_input = format!(
@@ -93,13 +107,18 @@ pub fn verify(secret: &Secret, token: &str, expected: TokenType, now: i64) -> Op
 mod tests {
     use super::*;
 
+    const USER_7: Subject = Subject {
+        user_id: 7,
+        auth_generation: 0,
+    };
+
     fn secret() -> Secret {
         Secret::new(b"0123456789abcdef0123456789abcdef".to_vec())
     }
 
     #[test]
     fn a_token_verifies_only_as_its_own_type_and_before_expiry() {
-        let token = issue(&secret(), TokenType::Access, 7, 1_000, 300).expect("token");
+        let token = issue(&secret(), TokenType::Access, USER_7, 1_000, 300).expect("token");
         let claims = verify(&secret(), &token, TokenType::Access, 1_299).expect("valid");
         assert_eq!(claims.user_id, 7);
         assert!(verify(&secret(), &token, TokenType::Refresh, 1_299).is_none());
@@ -108,7 +127,7 @@ mod tests {
 
     #[test]
     fn tampering_and_other_keys_are_refused() {
-        let token = issue(&secret(), TokenType::Access, 7, 1_000, 300).expect("token");
+        let token = issue(&secret(), TokenType::Access, USER_7, 1_000, 300).expect("token");
         let other = Secret::new(b"another-secret-another-secret-xx".to_vec());
         assert!(verify(&other, &token, TokenType::Access, 1_001).is_none());
         let parts: Vec<&str> = token.split('.').collect();

@@ -263,3 +263,115 @@ fn version_and_help_answer() {
         assert!(stdout(&help).contains(command), "{}", stdout(&help));
     }
 }
+
+/// Runs `changepassword USERNAME --password-stdin` with `password` on standard input.
+fn changepassword(dir: &TempDir, username: &str, password: &str) -> Output {
+    let mut child = bankd(dir.path())
+        .args(["changepassword", username, "--password-stdin"])
+        .args(["--database", &database(dir)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bankd starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{password}").expect("write the password");
+    drop(stdin);
+    child.wait_with_output().expect("bankd finishes")
+}
+
+#[tokio::test]
+async fn changepassword_sets_the_password_and_a_running_server_stops_honouring_old_tokens() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    assert!(createsuperuser(&dir, "admin", PASSWORD).status.success());
+    let server = child_server::ChildServer::start(bankd(dir.path()), Path::new(&database(&dir)));
+    let client = reqwest::Client::new();
+    let call = |method, path: &'static str, token: String, body| {
+        let (client, address) = (client.clone(), server.address.clone());
+        async move { child_server::request(&client, &address, method, path, &token, body).await }
+    };
+    let credentials =
+        |password: &str| Some(serde_json::json!({ "username": "admin", "password": password }));
+    let (_, body) = call(
+        reqwest::Method::POST,
+        "/api/get-token/",
+        String::new(),
+        credentials(PASSWORD),
+    )
+    .await;
+    let token = body["token"].as_str().expect("a token").to_owned();
+    // Cached by the server from here on.
+    let (status, _) = call(
+        reqwest::Method::GET,
+        "/api/admin/customers/",
+        token.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+
+    let output = changepassword(&dir, "ADMIN", "a-new-strong-secret-9");
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Password changed successfully"),
+        "{}",
+        stdout(&output)
+    );
+    // The server learns of the revocation by watching the database (about once a second); wait
+    // for it rather than assume a speed, and fail only if it never happens.
+    let mut revoked = false;
+    for _ in 0..100 {
+        let (status, _) = call(
+            reqwest::Method::GET,
+            "/api/admin/customers/",
+            token.clone(),
+            None,
+        )
+        .await;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(revoked, "the old token still works on the running server");
+    let (old, _) = call(
+        reqwest::Method::POST,
+        "/api/get-token/",
+        String::new(),
+        credentials(PASSWORD),
+    )
+    .await;
+    let (new, _) = call(
+        reqwest::Method::POST,
+        "/api/get-token/",
+        String::new(),
+        credentials("a-new-strong-secret-9"),
+    )
+    .await;
+    assert_eq!(old, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(new, reqwest::StatusCode::OK);
+}
+
+#[test]
+fn changepassword_refuses_an_unknown_user_and_a_weak_password_without_echoing_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    assert!(createsuperuser(&dir, "admin", PASSWORD).status.success());
+
+    let unknown = changepassword(&dir, "nobody", "a-new-strong-secret-9");
+    let weak = changepassword(&dir, "admin", "admin123");
+
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("does not exist"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(!weak.status.success());
+    assert!(stderr(&weak).contains("password"), "{}", stderr(&weak));
+    assert!(
+        !stderr(&weak).contains("admin123"),
+        "the password is never echoed"
+    );
+}

@@ -263,7 +263,8 @@ mod tests {
             [
                 "V3__ledger_clustered_by_account",
                 "V4__audit_filters_indexed_in_bulk",
-                "V5__audit_client_request_id"
+                "V5__audit_client_request_id",
+                "V6__auth_revocation"
             ]
         );
         assert_eq!(ledger(&conn), before);

@@ -18,9 +18,10 @@ use crate::db::users;
 use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, RequestContext};
-use crate::http::form::Fields;
+use crate::http::form::{Fields, max_chars};
 use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
+use crate::limits::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,7 +41,8 @@ async fn get_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let user_id = check_credentials(&state, &ctx, &body)
         .await?
-        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
+        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?
+        .user_id;
     let auth::NewToken { token, sha256 } = auth::new_token()?;
     let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
     let context = ctx.audit().with_actor(user_id);
@@ -67,7 +69,8 @@ async fn logout(
     user: AuthUser,
     ctx: RequestContext,
 ) -> Result<StatusCode, ApiError> {
-    // A JWT cannot be revoked (simplejwt without a blacklist): it expires on its own.
+    // A single JWT cannot be revoked (simplejwt without a blacklist): it expires on its own.
+    // A password change revokes all of a user's JWTs at once (`auth_generation`).
     let Some(token) = user.token_sha256 else {
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -85,7 +88,7 @@ async fn logout(
             audit::record(conn, &context, &event)
         })
         .await?;
-    state.auth_cache.forget_token(&token);
+    state.auth_cache.revoke_token(&token);
     tracing::info!(user_id = user.user_id, audit_id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -96,7 +99,7 @@ async fn jwt_pair(
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = check_credentials(&state, &ctx, &body)
+    let subject = check_credentials(&state, &ctx, &body)
         .await?
         .ok_or_else(|| {
             ApiError::detail(
@@ -105,18 +108,19 @@ async fn jwt_pair(
                 "No active account found with the given credentials",
             )
         })?;
+    let user_id = subject.user_id;
     let now = chrono::Utc::now().timestamp();
     let access = jwt::issue(
         &state.keys.jwt,
         TokenType::Access,
-        user_id,
+        subject,
         now,
         state.config.jwt_access_ttl_seconds,
     );
     let refresh = jwt::issue(
         &state.keys.jwt,
         TokenType::Refresh,
-        user_id,
+        subject,
         now,
         state.config.jwt_refresh_ttl_seconds,
     );
@@ -153,16 +157,24 @@ async fn jwt_refresh(
         .and_then(|token| jwt::verify(&state.keys.jwt, &token, TokenType::Refresh, now))
         .ok_or_else(not_valid)?;
     let user_id = claims.user_id;
-    // A refresh token of a user who no longer exists or is inactive mints nothing.
-    state
+    // A refresh token of a user who no longer exists or is inactive, or one issued before the
+    // user's sessions were revoked (a password change), mints nothing.
+    let user = state
         .db
-        .read_point(move |conn| users::active_user_is_staff(conn, user_id))
+        .read_point(move |conn| users::active_user(conn, user_id))
         .await?
         .ok_or_else(not_valid)?;
+    if user.auth_generation != claims.auth_generation {
+        return Err(not_valid());
+    }
+    let subject = jwt::Subject {
+        user_id,
+        auth_generation: claims.auth_generation,
+    };
     let access = jwt::issue(
         &state.keys.jwt,
         TokenType::Access,
-        user_id,
+        subject,
         now,
         state.config.jwt_access_ttl_seconds,
     )
@@ -190,18 +202,22 @@ async fn check_credentials(
     state: &AppState,
     ctx: &RequestContext,
     body: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<jwt::Subject>, ApiError> {
     let mut fields = Fields::new(body);
-    let username = fields.required("username", |text| Ok(text.to_owned()));
-    let password = fields.required_untrimmed("password", |text| Ok(text.to_owned()));
+    // No account can have a longer username, and a longer password is refused before argon2
+    // sees it: both bound the work (and the throttle key) a single request can cost.
+    let username = fields.required("username", |text| max_chars(text, USERNAME_CHARS_MAX));
+    let password =
+        fields.required_untrimmed("password", |text| max_chars(text, PASSWORD_CHARS_MAX));
     fields.finish()?;
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::internal("validated login is incomplete"));
     };
-    // Repeated failures for one username are cut off before the password is even checked.
+    // A slot is reserved before the password is checked, so a burst of simultaneous guesses
+    // gets at most `limit` argon2 verifications; a right password hands its slot back below.
     let failures_key = format!("login-failures:{}", username.to_lowercase());
     let failures_limit = state.config.throttle_failed_logins_per_user_per_minute;
-    state.throttle.check(&failures_key, failures_limit)?;
+    let reservation = state.throttle.reserve(&failures_key, failures_limit)?;
     let lookup = username.clone();
     let credentials = state
         .db
@@ -211,9 +227,14 @@ async fn check_credentials(
     let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let password_ok = state.hasher.verify(password, stored_hash).await?;
     match credentials {
-        Some(c) if password_ok && c.is_active => Ok(Some(c.user_id)),
+        Some(c) if password_ok && c.is_active => {
+            state.throttle.refund(reservation);
+            Ok(Some(jwt::Subject {
+                user_id: c.user_id,
+                auth_generation: c.auth_generation,
+            }))
+        }
         _ => {
-            state.throttle.record(&failures_key);
             let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
             tracing::info!(%username, audit_id, "login failed");
             Ok(None)

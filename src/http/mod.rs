@@ -21,6 +21,7 @@ pub mod me;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
+pub mod password;
 pub mod query_filters;
 pub mod register;
 pub mod schema;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(register::router())
         .merge(login::router())
         .merge(me::router())
+        .merge(password::router())
         .merge(customers::router())
         .merge(accounts::router())
         .merge(admin::router())

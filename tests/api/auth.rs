@@ -210,3 +210,64 @@ async fn the_token_keyword_is_case_insensitive() {
         assert_eq!(response.status, StatusCode::OK, "{keyword}");
     }
 }
+
+#[tokio::test]
+async fn a_password_over_4096_characters_is_a_field_error_at_every_login_and_at_registration() {
+    let app = spawn_app().await;
+    let (username, _) = app.new_named_user().await;
+    let huge = "Aa1-".repeat(1025);
+    let too_long = json!({ "password": ["Ensure this field has no more than 4096 characters."] });
+
+    let token = app
+        .post(
+            "/api/get-token/",
+            NO_TOKEN,
+            json!({ "username": username, "password": huge }),
+        )
+        .await;
+    let jwt = app
+        .post(
+            "/api/token/",
+            NO_TOKEN,
+            json!({ "username": username, "password": huge }),
+        )
+        .await;
+    let mut registration = crate::helpers::registration_body("longpassword");
+    registration["password"] = json!(huge);
+    registration["password2"] = json!(huge);
+    let register = app.post("/api/register/", NO_TOKEN, registration).await;
+
+    assert_eq!(token.expect(StatusCode::BAD_REQUEST), too_long);
+    assert_eq!(jwt.expect(StatusCode::BAD_REQUEST), too_long);
+    let register = register.expect(StatusCode::BAD_REQUEST);
+    assert!(
+        register["password"]
+            .as_array()
+            .is_some_and(|messages| messages.contains(&too_long["password"][0])),
+        "{register}"
+    );
+    assert!(
+        app.query_sql("SELECT 1 FROM users WHERE username = 'longpassword'", [])
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_username_longer_than_any_account_can_have_is_a_field_error_at_login() {
+    let app = spawn_app().await;
+    let long = "u".repeat(151);
+
+    let body = app
+        .post(
+            "/api/get-token/",
+            NO_TOKEN,
+            json!({ "username": long, "password": "whatever-password" }),
+        )
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+
+    assert_eq!(
+        body,
+        json!({ "username": ["Ensure this field has no more than 150 characters."] })
+    );
+}

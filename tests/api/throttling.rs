@@ -434,3 +434,104 @@ async fn jwt_failures_challenge_with_bearer_and_token_failures_with_token() {
     assert_eq!(token.status, StatusCode::UNAUTHORIZED);
     assert_eq!(token.header("www-authenticate"), Some("Token"));
 }
+
+/// Sends `count` logins for `username` at once (`password_of(n)` for the n-th) and returns the
+/// answers in completion order.
+async fn simultaneous_logins(
+    app: &std::sync::Arc<TestApp>,
+    username: &str,
+    count: usize,
+    password_of: impl Fn(usize) -> String,
+) -> Vec<ApiResponse> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..count {
+        let (app, username, password) = (app.clone(), username.to_owned(), password_of(n));
+        tasks.spawn(async move { get_token(&app, &username, &password, None).await });
+    }
+    let mut answers = Vec::with_capacity(count);
+    while let Some(answer) = tasks.join_next().await {
+        answers.push(answer.expect("login task"));
+    }
+    answers
+}
+
+fn count_status(answers: &[ApiResponse], status: StatusCode) -> usize {
+    answers.iter().filter(|a| a.status == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_simultaneous_guesses_gets_no_more_password_checks_than_the_limit() {
+    let app = spawn_app_with(|config| config.throttle_failed_logins_per_user_per_minute = 10).await;
+    let app = std::sync::Arc::new(app);
+    let (target, _) = app.new_named_user().await;
+
+    let answers = simultaneous_logins(&app, &target, 40, |n| format!("wrong-password-{n}")).await;
+
+    assert_eq!(count_status(&answers, StatusCode::BAD_REQUEST), 10);
+    assert_eq!(count_status(&answers, StatusCode::TOO_MANY_REQUESTS), 30);
+    answers
+        .iter()
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .for_each(assert_throttled);
+    assert_throttled(&get_token(&app, &target, PASSWORD, None).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_right_password_hidden_in_a_burst_of_guesses_cannot_beat_the_limit() {
+    let app = spawn_app_with(|config| config.throttle_failed_logins_per_user_per_minute = 10).await;
+    let app = std::sync::Arc::new(app);
+    let (target, _) = app.new_named_user().await;
+
+    // The reproduction: 39 wrong passwords and the right one, all at once.
+    let answers = simultaneous_logins(&app, &target, 40, |n| match n {
+        39 => PASSWORD.to_owned(),
+        n => format!("wrong-password-{n}"),
+    })
+    .await;
+
+    let failures = count_status(&answers, StatusCode::BAD_REQUEST);
+    let tokens = count_status(&answers, StatusCode::OK);
+    assert!(
+        failures <= 10,
+        "{failures} passwords were checked and failed"
+    );
+    assert!(
+        failures + tokens <= 11,
+        "only the limit (+ a refunded success) pass"
+    );
+    assert_eq!(
+        count_status(&answers, StatusCode::TOO_MANY_REQUESTS),
+        40 - failures - tokens
+    );
+}
+
+#[tokio::test]
+async fn an_over_long_password_is_refused_before_it_costs_a_failed_login() {
+    let app = spawn_app_with(|config| config.throttle_failed_logins_per_user_per_minute = 1).await;
+    let (target, _) = app.new_named_user().await;
+    let huge = "x".repeat(4097);
+
+    for _ in 0..3 {
+        let body = get_token(&app, &target, &huge, None)
+            .await
+            .expect(StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({ "password": ["Ensure this field has no more than 4096 characters."] })
+        );
+    }
+    get_token(&app, &target, PASSWORD, None)
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_from_one_ip_gets_no_more_auth_requests_than_the_per_ip_limit() {
+    let app = spawn_app_with(|config| config.throttle_auth_per_ip_per_minute = 5).await;
+    let app = std::sync::Arc::new(app);
+
+    let answers = simultaneous_logins(&app, "nobody", 30, |n| format!("guess-{n}")).await;
+
+    assert_eq!(count_status(&answers, StatusCode::BAD_REQUEST), 5);
+    assert_eq!(count_status(&answers, StatusCode::TOO_MANY_REQUESTS), 25);
+}

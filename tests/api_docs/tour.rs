@@ -450,6 +450,57 @@ async fn staff(t: &mut Tour, s: &Session, server: &Server) {
     .await;
     let audit = staff_get(format!("audit/?account={}&page_size=2", s.main_id));
     t.check("admin-audit-account", audit, 200).await;
+    passwords(t, &admin, server).await;
+}
+
+/// A password change by its user, then a staff-forced reset and the reset token's use.
+async fn passwords(t: &mut Tour, admin: &str, server: &Server) {
+    let carol = registration("carol", "Carol Example");
+    t.quiet(Request::post("/api/register/").json(carol))
+        .await
+        .expect(201);
+    let token = t.login_quietly("carol", "<carol-token>").await;
+    let change = |old: &str, new: &str| {
+        Request::post("/api/password/change/")
+            .token(&token)
+            .json(json!({ "old_password": old, "new_password": new }))
+    };
+    t.check(
+        "password-change",
+        change(PASSWORD, "carols-new-secret-42"),
+        204,
+    )
+    .await;
+    let wrong = change("not-my-password", "carol");
+    t.check("password-change-invalid", wrong, 400).await;
+
+    let conn = bankd::db::open_connection(&server.database_path).expect("open the database");
+    let carol_id: i64 = conn
+        .query_row("SELECT id FROM users WHERE username = 'carol'", [], |row| {
+            row.get(0)
+        })
+        .expect("carol's id");
+    let path = format!("/api/admin/users/{carol_id}/reset-password/");
+    let reset = t
+        .check(
+            "admin-reset-password",
+            Request::post(&path).token(admin),
+            200,
+        )
+        .await;
+    let reset_token = reset.text_of("reset_token");
+    t.alias(&reset_token, "<reset-token>");
+    t.check(
+        "after-reset",
+        Request::get("/api/customers/").token(&token),
+        401,
+    )
+    .await;
+    let body = json!({ "reset_token": reset_token, "new_password": "carols-third-secret-7" });
+    let request = Request::post("/api/password/reset/").json(body.clone());
+    t.check("password-reset", request, 204).await;
+    let request = Request::post("/api/password/reset/").json(body);
+    t.check("password-reset-used", request, 400).await;
 }
 
 /// Slashes, headers, media types, sizes, methods, unknown routes.

@@ -1,7 +1,8 @@
 //! Who is calling: `AuthUser` from `Authorization: Token <key>` (DRF's opaque token) or
 //! `Authorization: Bearer <jwt>` (simplejwt's access token), and `StaffUser` for the admin
 //! routes. Token checks are answered from `AuthCache` when possible, so an authenticated
-//! request usually costs no database read.
+//! request usually costs no database read. A cache fill states the cache epoch it saw before
+//! its read, so a revocation that lands in between is never undone (see `auth/cache.rs`).
 
 use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, header, request::Parts};
@@ -73,6 +74,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
     let owner = match state.auth_cache.token(&sha256, now) {
         Some(owner) => owner,
         None => {
+            let seen = state.auth_cache.epoch();
             let owner = state
                 .db
                 .read_point(move |conn| users::token_owner(conn, &sha256, now))
@@ -81,9 +83,11 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
             let cached = CachedOwner {
                 user_id: owner.user_id,
                 is_staff: owner.is_staff,
+                // Opaque tokens are revoked by deleting them; the generation is for JWTs.
+                auth_generation: 0,
                 expires_at: owner.expires_at,
             };
-            state.auth_cache.remember_token(sha256, cached);
+            state.auth_cache.remember_token(sha256, cached, seen);
             cached
         }
     };
@@ -101,20 +105,26 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
     let owner = match state.auth_cache.user(user_id, now) {
         Some(owner) => owner,
         None => {
-            let is_staff = state
+            let seen = state.auth_cache.epoch();
+            let user = state
                 .db
-                .read_point(move |conn| users::active_user_is_staff(conn, user_id))
+                .read_point(move |conn| users::active_user(conn, user_id))
                 .await?
                 .ok_or_else(ApiError::jwt_not_valid)?;
             let owner = CachedOwner {
                 user_id,
-                is_staff,
+                is_staff: user.is_staff,
+                auth_generation: user.auth_generation,
                 expires_at: now + USER_CACHE_SECONDS,
             };
-            state.auth_cache.remember_user(owner);
+            state.auth_cache.remember_user(owner, seen);
             owner
         }
     };
+    // A JWT issued before the user's sessions were last revoked (a password change) is dead.
+    if claims.auth_generation != owner.auth_generation {
+        return Err(ApiError::jwt_not_valid());
+    }
     Ok(AuthUser {
         user_id,
         is_staff: owner.is_staff,

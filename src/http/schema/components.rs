@@ -89,7 +89,20 @@ pub fn schemas() -> Value {
     if let Value::Object(ledger) = ledger() {
         all.extend(ledger);
     }
+    if let Value::Object(passwords) = password_schemas() {
+        all.extend(passwords);
+    }
     Value::Object(all)
+}
+
+/// The password routes' bodies, apart from the rest: one more entry in that `json!` exceeds
+/// the macro's recursion limit.
+fn password_schemas() -> Value {
+    json!({
+        "PasswordChange": object(&["old_password", "new_password"], json!({ "old_password": { "type": "string", "format": "password" }, "new_password": { "type": "string", "format": "password", "maxLength": 4096 } })),
+        "PasswordReset": object(&["reset_token", "new_password"], json!({ "reset_token": { "type": "string", "pattern": "^[0-9a-f]{40}$" }, "new_password": { "type": "string", "format": "password", "maxLength": 4096 } })),
+        "ResetToken": object(&["user", "reset_token", "expires_at"], json!({ "user": integer(false), "reset_token": { "type": "string", "pattern": "^[0-9a-f]{40}$" }, "expires_at": time() }))
+    })
 }
 
 /// Errors, credentials and customers.

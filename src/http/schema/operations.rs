@@ -99,6 +99,8 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("POST", "/api/register/", "Create a user and its customer profile", Public), Some("Register"), (201, Some("Registered")), &[400, 413, 415, 429]),
     with(op("POST", "/api/get-token/", "Trade credentials for an opaque token", Public), Some("Credentials"), (200, Some("Token")), &[400, 413, 415, 429]),
     with(op("POST", "/api/logout/", "Revoke the presented token", User), None, (204, None), &[]),
+    with(op("POST", "/api/password/change/", "Change the caller's password; every other token and JWT of the user stops working", User), Some("PasswordChange"), (204, None), &[400, 413, 415, 429]),
+    with(op("POST", "/api/password/reset/", "Set a new password with a one-time reset token from staff", Public), Some("PasswordReset"), (204, None), &[400, 413, 415, 429]),
     with(op("POST", "/api/token/", "Trade credentials for a JWT pair (simplejwt)", Public), Some("Credentials"), (200, Some("JwtPair")), &[400, 401, 413, 415, 429]),
     with(op("GET", "/api/me/", "The caller: id, username, email, is_staff, is_superuser", User), None, (200, Some("Me")), &[]),
     with(op("POST", "/api/token/refresh/", "Trade a refresh JWT for a new access JWT", Public), Some("JwtRefresh"), (200, Some("JwtAccess")), &[400, 401, 413, 415, 429]),
@@ -134,4 +136,5 @@ pub const OPERATIONS: &[Operation] = &[
     query(with(op("GET", "/api/admin/audit/", "Staff: the hash-chained audit log, newest first", Staff), None, (200, Some("AuditPage")), &[400, 403]), &[("user", "Actor's user id"), ("username", "Actor's username (any case)"), ("account", "Account id (object)"), ("account_number", "ACC-… (object)"), ("action", "e.g. transfer, login_failed"), ("date_from", "YYYY-MM-DD"), ("date_to", "YYYY-MM-DD"), PAGE[0], PAGE[1]]),
     with(op("POST", "/api/admin/accounts/{id}/freeze/", "Staff: freeze an account (every movement refused)", Staff), None, (200, Some("Account")), &[400, 403]),
     with(op("POST", "/api/admin/accounts/{id}/unfreeze/", "Staff: unfreeze an account", Staff), None, (200, Some("Account")), &[400, 403]),
+    with(op("POST", "/api/admin/users/{id}/reset-password/", "Staff: end every session of a user, make its password unusable and issue a one-time reset token", Staff), None, (200, Some("ResetToken")), &[400, 403]),
 ];
