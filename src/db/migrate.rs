@@ -261,7 +261,8 @@ mod tests {
             applied,
             [
                 "V3__ledger_clustered_by_account",
-                "V4__audit_filters_indexed_in_bulk"
+                "V4__audit_filters_indexed_in_bulk",
+                "V5__statements_cannot_be_deleted"
             ]
         );
         assert_eq!(ledger(&conn), before);
