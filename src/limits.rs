@@ -48,6 +48,13 @@ pub const REQUEST_ID_CHARS_MAX: usize = 128;
 pub const WRITE_BATCH_JOBS_MAX: usize = 256;
 pub const WRITE_QUEUE_JOBS_MAX: usize = 4096;
 
+/// Statement work (generating, paging, streaming CSV) allowed at once by default, and how long
+/// a request waits for a turn before `503`, in milliseconds (`statements.*` in the config).
+/// Each holds a blocking thread or a download for a while: four keep at least half of the
+/// default eight readers for everything else.
+pub const STATEMENTS_CONCURRENT_DEFAULT: usize = 4;
+pub const STATEMENTS_QUEUE_WAIT_MS_DEFAULT: u64 = 2_000;
+
 /// How long a connection waits for SQLite's lock before failing, in milliseconds.
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 

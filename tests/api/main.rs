@@ -17,6 +17,7 @@ mod jwt;
 mod movements;
 mod registration;
 mod staff;
+mod statement_pages;
 mod statements;
 mod throttling;
 mod transactions;
