@@ -134,16 +134,16 @@ pub(crate) fn create_private_file(path: &Path) {
             .create_new(true)
             .mode(0o600)
             .open(path);
-        if created.is_err() {
-            if let Ok(metadata) = std::fs::metadata(path) {
-                let mode = metadata.permissions().mode() & 0o777;
-                if metadata.is_file() && mode & 0o077 != 0 {
-                    tracing::warn!(
-                        path = %path.display(),
-                        mode = format!("{mode:o}"),
-                        "the database file can be read by other users; it holds keys: chmod 600 it"
-                    );
-                }
+        if created.is_err()
+            && let Ok(metadata) = std::fs::metadata(path)
+        {
+            let mode = metadata.permissions().mode() & 0o777;
+            if metadata.is_file() && mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:o}"),
+                    "the database file can be read by other users; it holds keys: chmod 600 it"
+                );
             }
         }
     }

@@ -60,6 +60,6 @@ mod tests {
             axum::http::StatusCode::SERVICE_UNAVAILABLE
         );
         drop(held);
-        gate.enter().await.expect("the permit came back");
+        let _again = gate.enter().await.expect("the permit came back");
     }
 }
