@@ -602,6 +602,32 @@ async fn the_database_its_wal_and_shm_and_backups_are_created_owner_only() {
     assert_eq!(mode(&copy), 0o600, "the backup");
 }
 
+/// An existing database someone made world-readable keeps its mode (the operator chose it) but
+/// is reported, since it holds the generated keys.
+#[test]
+fn an_existing_database_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let database = dir.path().join("bank.db");
+    assert_success(&bankd(
+        dir.path(),
+        &["migrate", "--database", path_str(&database)],
+    ));
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
+
+    let output = bankd(dir.path(), &["migrate", "--database", path_str(&database)]);
+
+    assert_success(&output);
+    let log = stderr(&output);
+    assert!(log.contains("can be read by other users"), "{log}");
+    let mode = std::fs::metadata(&database)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o644, "the operator's mode is left alone");
+}
+
 // ---------------------------------------------------------------------------------------------
 // the bankd binary
 
