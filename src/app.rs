@@ -96,6 +96,8 @@ pub struct AppState {
     pub auth_cache: Arc<crate::auth::AuthCache>,
     pub throttle: Arc<crate::http::throttle::Throttle>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
+    /// Bounds concurrent statement work (`statements.concurrent_max`).
+    pub statements: Arc<crate::http::statements::StatementGate>,
 }
 
 /// Signing and hashing keys, from configuration or generated once and kept in the database.
@@ -142,6 +144,10 @@ impl App {
         // Password hashing may use every core but one: money movement keeps a core.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1))?;
+        let statements = Arc::new(crate::http::statements::StatementGate::new(
+            config.statements_concurrent_max,
+            std::time::Duration::from_millis(config.statements_queue_wait_ms),
+        ));
         Ok(Self {
             state: AppState {
                 db,
@@ -152,6 +158,7 @@ impl App {
                 auth_cache: Default::default(),
                 throttle: Default::default(),
                 metrics: Default::default(),
+                statements,
             },
         })
     }

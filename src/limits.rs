@@ -50,6 +50,15 @@ pub const REQUEST_ID_CHARS_MAX: usize = 64;
 pub const WRITE_BATCH_JOBS_MAX: usize = 256;
 pub const WRITE_QUEUE_JOBS_MAX: usize = 4096;
 
+/// Statement work (generating, paging, streaming CSV) allowed at once by default, and how long
+/// a request waits for a turn before `503`, in milliseconds (`statements.*` in the config).
+/// Each holds a blocking thread or a download for a while: four keep at least half of the
+/// default eight readers for everything else.
+pub const STATEMENTS_CONCURRENT_DEFAULT: usize = 4;
+// Long enough for the requests ahead to finish a year's CSV on a busy, small host (16 parallel
+// 2.8 MB downloads through 4 turns took over 2 s each in a debug build on 2 shared cores).
+pub const STATEMENTS_QUEUE_WAIT_MS_DEFAULT: u64 = 10_000;
+
 /// How long a connection waits for SQLite's lock before failing, in milliseconds.
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 

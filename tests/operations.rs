@@ -26,6 +26,8 @@ const PASSWORD: &str = "a-strong-password123";
 const OPENING_DEPOSIT_CENTS: i64 = 100_000; // 1000.00
 const CUSTOMERS: usize = 3;
 const ACCOUNTS_PER_CUSTOMER: usize = 2;
+/// Statements `populate` generates for the last account.
+const STATEMENTS: i64 = 3;
 
 // ---------------------------------------------------------------------------------------------
 // verify on sound databases
@@ -46,7 +48,7 @@ async fn verify_passes_on_a_fresh_database_live_and_stopped() {
             stdout.contains("(0 accounts, 0 ledger rows, 0 transfers)"),
             "{stdout}"
         );
-        assert_eq!(stdout.lines().filter(|l| l.starts_with("OK  ")).count(), 9);
+        assert_eq!(stdout.lines().filter(|l| l.starts_with("OK  ")).count(), 11);
         assert!(stdout.contains("Database is sound"), "{stdout}");
     }
 }
@@ -501,6 +503,131 @@ fn a_dangling_foreign_key_is_caught() {
     );
 }
 
+#[test]
+fn a_statement_with_an_edited_figure_is_caught() {
+    let copy = TamperedCopy::new();
+    // Deposits and closing both up by 1.00, so the row still satisfies its own CHECK
+    // (opening + deposits - withdrawals = closing) and only the ledger can tell.
+    copy.tamper(
+        "DROP TRIGGER statements_no_update;
+         UPDATE statements SET total_deposits_cents = total_deposits_cents + 100,
+                               closing_balance_cents = closing_balance_cents + 100
+         WHERE id = 2",
+    );
+
+    let stdout = copy.verify_fails();
+
+    assert_problem(
+        &stdout,
+        "every statement's figures",
+        "statement 2 (account ",
+    );
+    assert_eq!(failed_checks(&stdout), 1, "{stdout}");
+}
+
+#[test]
+fn a_statement_cannot_be_deleted_and_one_deleted_past_the_trigger_is_caught() {
+    let copy = TamperedCopy::new();
+    let refused = open(&copy.path)
+        .execute("DELETE FROM statements WHERE id = 2", [])
+        .expect_err("the trigger refuses the delete");
+    assert!(
+        refused.to_string().contains("statements are immutable"),
+        "{refused}"
+    );
+    assert_eq!(copy.query("SELECT count(*) FROM statements"), STATEMENTS);
+
+    copy.tamper(
+        "DROP TRIGGER IF EXISTS statements_no_delete;
+         DELETE FROM statements WHERE id = 2",
+    );
+    let stdout = copy.verify_fails();
+
+    assert_problem(
+        &stdout,
+        "no statement was deleted",
+        "statement 2 is missing",
+    );
+    assert_eq!(failed_checks(&stdout), 1, "{stdout}");
+}
+
+/// The database, its WAL and shared-memory index, and a backup hold the generated JWT and card
+/// keys: none may be readable by anyone but the owner, whatever the umask.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_its_wal_and_shm_and_backups_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = temp_dir();
+    let database = dir.path().join("bank.db");
+    let copy = dir.path().join("copy.db");
+    let server = Server::start(dir.path(), &database);
+    let (status, body) = server
+        .api
+        .post(
+            "/api/register/",
+            "",
+            json!({
+                "username": "modes",
+                "password": PASSWORD,
+                "full_name": "Modes",
+                "email": "modes@example.com",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let live = ["bank.db", "bank.db-wal", "bank.db-shm"].map(|name| {
+        let path = dir.path().join(name);
+        format!("{name} {:o}", mode(&path))
+    });
+    let output = run_blocking(
+        dir.path(),
+        &["backup", path_str(&copy), "--database"],
+        &database,
+    )
+    .await;
+    server.stop();
+
+    assert_success(&output);
+    assert_eq!(
+        live,
+        ["bank.db 600", "bank.db-wal 600", "bank.db-shm 600"].map(String::from)
+    );
+    assert_eq!(mode(&copy), 0o600, "the backup");
+}
+
+/// An existing database someone made world-readable keeps its mode (the operator chose it) but
+/// is reported, since it holds the generated keys.
+#[test]
+fn an_existing_database_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let database = dir.path().join("bank.db");
+    assert_success(&bankd(
+        dir.path(),
+        &["migrate", "--database", path_str(&database)],
+    ));
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
+
+    let output = bankd(dir.path(), &["migrate", "--database", path_str(&database)]);
+
+    assert_success(&output);
+    let log = stderr(&output);
+    assert!(log.contains("can be read by other users"), "{log}");
+    let mode = std::fs::metadata(&database)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o644, "the operator's mode is left alone");
+}
+
 // ---------------------------------------------------------------------------------------------
 // the bankd binary
 
@@ -726,6 +853,17 @@ async fn populate(api: &Api) -> Bank {
         let path = format!("/api/accounts/{id}/{kind}/");
         let (status, body) = api.post(&path, token, json!({ "amount": "12.34" })).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Statements of today, so verify has stored figures to recompute. On the last account, not
+    // the busiest one (the first), whose ledger rows other tests edit expecting exactly one
+    // check to fail.
+    let (token, id, _) = bank.accounts.last().expect("accounts");
+    let today = chrono::Utc::now().date_naive().to_string();
+    for _ in 0..STATEMENTS {
+        let path = format!("/api/accounts/{id}/statements/");
+        let range = json!({ "start_date": today, "end_date": today });
+        let (status, body) = api.post(&path, token, range).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     bank
 }

@@ -163,6 +163,16 @@ pub(super) const KEYS: &[Key] = &[
         set: |c, v| positive(&mut c.write_queue_max, v, 1_000_000),
     },
     Key {
+        name: "statements.concurrent_max",
+        env: "BANKD_STATEMENTS_CONCURRENT_MAX",
+        set: |c, v| positive(&mut c.statements_concurrent_max, v, 1_024),
+    },
+    Key {
+        name: "statements.queue_wait_ms",
+        env: "BANKD_STATEMENTS_QUEUE_WAIT_MS",
+        set: |c, v| bounded(&mut c.statements_queue_wait_ms, v, 0, 60_000),
+    },
+    Key {
         name: "jwt.secret",
         env: "BANKD_JWT_SECRET",
         set: |c, v| {

@@ -67,6 +67,10 @@ pub struct Config {
     pub cards_max_per_account: u32,
     /// `limits.max_credit_limit`: the largest credit limit, in cents.
     pub max_credit_limit_cents: i64,
+    /// `statements.concurrent_max`: statements generated, paged or streamed at once.
+    pub statements_concurrent_max: usize,
+    /// `statements.queue_wait_ms`: how long a statement request waits for a turn before `503`.
+    pub statements_queue_wait_ms: u64,
     /// `log.format` and `log.level` (a `tracing` filter such as `info` or `bankd=debug`).
     pub log_format: LogFormat,
     pub log_level: String,
@@ -99,6 +103,8 @@ impl Default for Config {
             cards_validity_years: 4,
             cards_max_per_account: 5,
             max_credit_limit_cents: 5_000_000,
+            statements_concurrent_max: crate::limits::STATEMENTS_CONCURRENT_DEFAULT,
+            statements_queue_wait_ms: crate::limits::STATEMENTS_QUEUE_WAIT_MS_DEFAULT,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
         }

@@ -212,6 +212,9 @@ impl PartialFile {
         let path = destination.with_file_name(partial_name);
         // Left over from a crashed run that had our pid: never anyone's data.
         let _ = fs::remove_file(&path);
+        // Owner-only from its first byte (the copy holds the generated keys too); the rename
+        // keeps the mode, and SQLite gives the copy's journal the same one.
+        crate::db::create_private_file(&path);
         Ok(Self {
             path,
             persisted: false,

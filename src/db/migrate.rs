@@ -264,7 +264,8 @@ mod tests {
                 "V3__ledger_clustered_by_account",
                 "V4__audit_filters_indexed_in_bulk",
                 "V5__audit_client_request_id",
-                "V6__auth_revocation"
+                "V6__auth_revocation",
+                "V7__statements_cannot_be_deleted"
             ]
         );
         assert_eq!(ledger(&conn), before);

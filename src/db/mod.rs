@@ -108,11 +108,50 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Opens a connection with bankd's pragmas, creating the file if needed.
+/// Opens a connection with bankd's pragmas, creating the file if needed (owner-only, see
+/// `create_private_file`).
 pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    create_private_file(path);
     let conn = Connection::open(path)?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// Creates `path` empty with mode `0600` when it does not exist yet, and warns when an existing
+/// file can be read by group or others.
+///
+/// The database holds the generated JWT and card keys (`settings`), so only its owner may read
+/// it. SQLite would create it `0644` (less the umask), and it gives the `-wal`, `-shm` and
+/// `-journal` files the same mode as the database file, so creating the file first with `0600`
+/// makes all of them private without touching the process umask (which would change every
+/// other file the process writes). An existing file keeps the mode its operator gave it: it is
+/// only reported, once per open.
+///
+/// Failures are left to SQLite, which opens the path next and reports them in its own words.
+pub(crate) fn create_private_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        if created.is_err()
+            && let Ok(metadata) = std::fs::metadata(path)
+        {
+            let mode = metadata.permissions().mode() & 0o777;
+            if metadata.is_file() && mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:o}"),
+                    "the database file can be read by other users; it holds keys: chmod 600 it"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 impl Db {

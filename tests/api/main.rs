@@ -24,6 +24,7 @@ mod request_origin;
 mod revocation;
 mod staff;
 mod staff_names;
+mod statement_pages;
 mod statements;
 mod throttling;
 mod transactions;

@@ -135,7 +135,7 @@ async fn a_days_statement_includes_its_last_microsecond_and_not_the_next_midnigh
 
     let day = day.expect(StatusCode::CREATED);
     assert_figures(&day, ["100.00", "20.00", "5.25", "114.75"], 2);
-    let times: Vec<&str> = day["transactions"]
+    let times: Vec<&str> = day["transactions"]["results"]
         .as_array()
         .expect("transactions")
         .iter()
@@ -160,7 +160,7 @@ async fn the_next_days_statement_starts_at_midnight_with_the_previous_closing_ba
     let next_day = next_day.expect(StatusCode::CREATED);
     assert_figures(&next_day, ["114.75", "50.00", "0.00", "164.75"], 1);
     assert_eq!(
-        next_day["transactions"][0]["created_at"],
+        next_day["transactions"]["results"][0]["created_at"],
         "2024-03-11T00:00:00.000000Z"
     );
     assert_figures(
@@ -199,7 +199,7 @@ async fn transfers_count_as_deposits_and_withdrawals_and_rows_come_oldest_first(
 
     let statement = statement.expect(StatusCode::CREATED);
     assert_figures(&statement, ["0.00", "110.00", "35.00", "75.00"], 4);
-    let types: Vec<&str> = statement["transactions"]
+    let types: Vec<&str> = statement["transactions"]["results"]
         .as_array()
         .expect("transactions")
         .iter()
@@ -226,10 +226,11 @@ async fn a_range_without_activity_has_zero_totals_and_no_transactions() {
 
     let before_any = before_any.expect(StatusCode::CREATED);
     assert_figures(&before_any, ["0.00", "0.00", "0.00", "0.00"], 0);
-    assert_eq!(before_any["transactions"], json!([]));
+    assert_eq!(before_any["transactions"]["results"], json!([]));
+    assert_eq!(before_any["transactions"]["count"], 0);
     let between = between.expect(StatusCode::CREATED);
     assert_figures(&between, ["164.75", "0.00", "0.00", "164.75"], 0);
-    assert_eq!(between["transactions"], json!([]));
+    assert_eq!(between["transactions"]["results"], json!([]));
 }
 
 #[tokio::test]
@@ -399,9 +400,12 @@ async fn the_list_omits_transactions_and_the_detail_includes_them() {
         ]
     );
     assert_eq!(detail, first);
-    assert_eq!(detail["transactions"].as_array().map(Vec::len), Some(2));
-    assert_eq!(detail["transactions"][0]["amount"], "20.00");
-    assert_eq!(detail["transactions"][1]["amount"], "5.25");
+    assert_eq!(
+        detail["transactions"]["results"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(detail["transactions"]["results"][0]["amount"], "20.00");
+    assert_eq!(detail["transactions"]["results"][1]["amount"], "5.25");
 }
 
 #[tokio::test]
@@ -573,7 +577,12 @@ async fn a_statement_on_an_account_with_100k_transactions_outside_its_range_is_r
 
     let statement = statement.expect(StatusCode::CREATED);
     assert_figures(&statement, ["600.00", "500.01", "200.00", "900.01"], 3);
-    assert_eq!(statement["transactions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        statement["transactions"]["results"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
     assert_eq!(app.balance(&token, account).await, "1300.01");
     let between = generate(&app, &token, account, "2024-06-13", "2024-07-31")
         .await

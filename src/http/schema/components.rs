@@ -232,7 +232,7 @@ fn ledger() -> Value {
             "total_deposits": money("Deposits and transfers in."),
             "total_withdrawals": money("Withdrawals and transfers out."),
             "transaction_count": integer(false),
-            "transactions": { "type": "array", "items": { "$ref": "#/components/schemas/Transaction" }, "description": "Detail view only, oldest first." },
+            "transactions": { "allOf": [{ "$ref": "#/components/schemas/TransactionPage" }], "description": "Detail view only: one page (`?page=`, `?page_size=`) of the statement's transactions, oldest first; `count` is transaction_count." },
             "generated_at": time()
         })),
         "AuditRow": object(&["id", "created_at", "actor_user_id", "client_ip", "request_id", "client_request_id", "action", "object_type", "object_id", "outcome", "details", "hash"], json!({

@@ -51,7 +51,10 @@ export async function statementsPage(container, context) {
 
 export async function statementPage(container, context) {
   const id = context.params.id;
-  const statement = await api('GET', `/api/statements/${encodeURIComponent(id)}/`);
+  // The detail pages its transactions (DRF envelope); the console shows the first 100 and
+  // points to the CSV, which always has all of them.
+  const statement = await api('GET', `/api/statements/${encodeURIComponent(id)}/?page_size=100`);
+  const rows = (statement.transactions && statement.transactions.results) || [];
   if (!context.alive()) return;
   context.setTitle(`Statement ${statement.start_date} – ${statement.end_date}`);
   const message = h('div', { class: 'form-message', role: 'status', 'aria-live': 'polite' });
@@ -83,16 +86,20 @@ export async function statementPage(container, context) {
       h('div', { class: 'page-header-actions' }, csv)),
     message,
     h('dl', { class: 'figures' }, figures.map(([label, value]) => h('div', { class: 'figure card' }, h('dt', {}, label), h('dd', {}, money(value))))),
-    section(`Transactions (${statement.transaction_count})`, (statement.transactions || []).length
-      ? stackedTable('Statement transactions', h('table', { class: 'table' },
+    section(`Transactions (${statement.transaction_count})`, rows.length
+      ? h('div', {},
+        rows.length < statement.transaction_count
+          ? h('p', { class: 'muted' }, `The first ${rows.length}; download the CSV for all ${statement.transaction_count}.`)
+          : null,
+        stackedTable('Statement transactions', h('table', { class: 'table' },
         h('thead', {}, h('tr', {}, ['Time (UTC)', 'Type', 'Description', 'Counterparty', 'Amount', 'Balance after'].map((t, i) => h('th', { scope: 'col', class: i >= 4 ? 'amount' : null }, t)))),
-        h('tbody', {}, statement.transactions.map((t) => h('tr', {},
+        h('tbody', {}, rows.map((t) => h('tr', {},
           h('td', { class: 'nowrap' }, dateTime(t.created_at)),
           h('td', {}, titleCase(t.transaction_type)),
           h('td', {}, t.description || h('span', { class: 'muted' }, '—')),
           h('td', { class: 'nowrap' }, t.counterparty_account_number || h('span', { class: 'muted' }, '—')),
           h('td', { class: 'amount' }, money(t.amount)),
-          h('td', { class: 'amount' }, money(t.balance_after)))))))
+          h('td', { class: 'amount' }, money(t.balance_after))))))))
       : h('p', { class: 'muted' }, 'No transactions in this period.')),
   );
 }

@@ -11,6 +11,9 @@
 //! returns only the rows that are wrong, so the cost is a few scans of the ledger whatever the
 //! number of accounts, and a sound database sends nothing back to Rust. The audit chain is the
 //! exception: its hashes can only be recomputed in Rust, row by row (`audit::verify_chain`).
+//! Stored statements are recomputed from the ledger the same way (`statements.rs`).
+
+mod statements;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -124,6 +127,8 @@ pub fn verify(path: &Path, recorded_head: Option<&audit::ChainHead>) -> Result<R
         transaction_count_equals_ledger_rows(&snapshot),
         no_negative_balance(&snapshot),
         transfers_have_two_legs(&snapshot),
+        statements::statement_figures_match_the_ledger(&snapshot),
+        statements::statement_ids_have_no_gaps(&snapshot),
         audit_chain_is_unbroken(&snapshot, recorded_head),
         audit_filter_tables_match_the_log(&snapshot),
         integrity_check(&snapshot),
