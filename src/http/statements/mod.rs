@@ -114,6 +114,7 @@ async fn with_transactions_page(
     };
     let path = format!("/api/statements/{}/", statement.id);
     let links = PageLinks {
+        public_url: state.config.public_url.as_ref(),
         headers,
         path: &path,
         query,
