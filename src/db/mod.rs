@@ -290,3 +290,38 @@ pub fn serialize_optional_cents<S: serde::Serializer>(
         None => serializer.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_durability_is_lost_every_read_and_write_is_refused_with_503() {
+        // Arrange: a healthy database, then a fault (here set directly; tests/durability.rs and
+        // writer.rs cause real ones).
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(&dir.path().join("bank.db"), DbSettings::default()).expect("open");
+        assert!(
+            db.read_point(|conn| Ok(migrate::is_current(conn)?))
+                .await
+                .is_ok()
+        );
+        db.poison.set("a test fault");
+
+        // Act
+        let point = db.read_point(|_| Ok(())).await;
+        let read = db.read(|_| Ok(())).await;
+        let write = db.write(|_| Ok(())).await;
+        db.wait_durability_lost().await;
+
+        // Assert: `/readyz` reads with `read_point`, so it answers 503 too.
+        for (what, answer) in [("read_point", point), ("read", read), ("write", write)] {
+            let status = answer.err().map(|error| error.status());
+            assert_eq!(status, Some(StatusCode::SERVICE_UNAVAILABLE), "{what}");
+        }
+        assert_eq!(db.durability_lost().as_deref(), Some("a test fault"));
+        db.shutdown().await;
+    }
+}
