@@ -146,7 +146,7 @@ pub fn refusal() -> ApiError {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::ServiceUnavailable,
         "The server could not confirm that its storage is safe and is restarting. Retry \
-         shortly with the same Idempotency-Key.",
+         shortly (a write with the same Idempotency-Key).",
     )
 }
 

@@ -16,6 +16,10 @@
 //! * `temp_store=MEMORY` — savepoint journals and sorts never touch a temporary file.
 //! * `busy_timeout` — another process (`bankd createsuperuser`, `bankd backup`) may hold the
 //!   lock briefly; wait for it instead of failing.
+//!
+//! After a storage fault (a failed fsync, `COMMIT` or checkpoint, or a transaction SQLite rolled
+//! back on its own) the database is *poisoned*: every `read`, `read_point` and `write` answers
+//! `503` and the server stops, so that its supervisor restarts it (fail-stop, `durability.rs`).
 
 pub mod accounts;
 pub mod admin;
