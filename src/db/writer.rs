@@ -98,10 +98,21 @@ fn run_in_savepoint<T>(
         // transaction and fails the batch.
         return outcome.and(Err(ApiError::internal("the transaction was rolled back")));
     }
-    if outcome.is_err() {
-        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+    let release = || conn.prepare_cached("RELEASE job")?.execute([]);
+    let ended = match outcome {
+        Ok(_) => release(),
+        Err(_) => conn
+            .prepare_cached("ROLLBACK TO job")
+            .and_then(|mut statement| statement.execute([]))
+            .and_then(|_| release()),
+    };
+    if let Err(error) = ended {
+        // The job's changes can be neither undone alone nor told apart from the batch's: give
+        // up the whole transaction, which the writer then treats as lost (every job answered
+        // 503, the database poisoned) instead of committing a job that is answered as failed.
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(error.into());
     }
-    conn.prepare_cached("RELEASE job")?.execute([])?;
     outcome
 }
 

@@ -161,3 +161,30 @@ async fn a_job_whose_own_statement_fails_alone_leaves_the_writer_healthy() {
     assert_eq!(rows(&path), 1);
     writer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_savepoint_cannot_be_rolled_back_commits_nothing() {
+    // Arrange: a job that writes, ends its own savepoint (so `ROLLBACK TO job` fails), and
+    // fails: its insert could no longer be undone alone.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (writer, poison, path) = writer(dir.path());
+    let tangled = |conn: &Connection| -> Result<(), ApiError> {
+        insert(100)(conn)?;
+        conn.execute_batch("RELEASE job")?;
+        Err(ApiError::internal(
+            "the job fails after ending its savepoint",
+        ))
+    };
+
+    // Act
+    let answer = writer.submit(tangled).await;
+
+    // Assert: the whole transaction was given up: refused, poisoned, nothing committed.
+    assert_eq!(
+        answer.err().map(|error| error.status()),
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert!(poison.is_set());
+    assert_eq!(rows(&path), 0, "the failed job's insert was not committed");
+    writer.shutdown().await;
+}
