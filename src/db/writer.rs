@@ -16,8 +16,10 @@
 //! that made SQLite roll the whole transaction back (`is_autocommit()` is true after it), the
 //! database is poisoned and every job of the batch is answered `503`; the jobs after the one that
 //! lost the transaction do not run, since each would otherwise run and commit alone in
-//! autocommit. The connection's commit hook also vetoes any commit but the writer's own `COMMIT`. The queue is bounded:
-//! when full, callers get `503` with `Retry-After` instead of memory growing without bound.
+//! autocommit. The connection's commit hook also vetoes any commit but the writer's own `COMMIT`.
+//!
+//! The queue is bounded: when full, callers get `503` with `Retry-After` instead of memory
+//! growing without bound.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -337,7 +339,8 @@ fn writer_loop(
 }
 
 /// Runs a batch's jobs (and the maintenance, when due) inside the open transaction. `None` when
-/// SQLite rolled the transaction back on its own: the database is then poisoned, every job of
+/// the transaction was lost (SQLite rolled it back on its own, or `run_in_savepoint` did because
+/// a savepoint could not be ended): the database is then poisoned, every job of
 /// the batch has been answered as failed, and the jobs after the one that lost it did not run
 /// (they would have run in autocommit, each committing alone).
 fn run_batch(
@@ -365,7 +368,8 @@ fn run_batch(
         return Some(completions);
     }
     parts.poison.set(format!(
-        "SQLite rolled back a write transaction on its own ({} jobs answered, {} not run)",
+        "the write transaction was lost mid-batch, rolled back by SQLite on its own or because \
+         a savepoint could not be ended ({} jobs answered 503, {} not run)",
         completions.len(),
         jobs.len()
     ));
