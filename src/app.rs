@@ -128,6 +128,14 @@ impl Keys {
     }
 }
 
+/// Resolves when `shutdown` does or when the database loses durability, whichever is first.
+async fn stop_on_durability_loss(db: Db, shutdown: impl Future<Output = ()>) {
+    tokio::select! {
+        () = shutdown => {},
+        () = db.wait_durability_lost() => {},
+    }
+}
+
 /// A built service, ready to serve.
 pub struct App {
     pub state: AppState,
@@ -164,7 +172,8 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` resolves; in-flight requests finish, then the
-    /// writer drains its queue and checkpoints the WAL.
+    /// writer drains its queue and checkpoints the WAL. If the database loses durability it
+    /// stops the same way (without the checkpoint) and returns an error.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -182,11 +191,19 @@ impl App {
             listener,
             ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop_on_durability_loss(state.db.clone(), shutdown))
         .await?;
         pruner.abort();
         revocations.abort();
+        let db = state.db.clone();
         state.db.shutdown().await;
-        Ok(())
+        // Fail-stop (db/durability.rs): exiting non-zero lets the supervisor restart the server
+        // and WAL recovery decide what is on disk.
+        match db.durability_lost() {
+            Some(cause) => Err(std::io::Error::other(format!(
+                "stopped because durability was lost: {cause}"
+            ))),
+            None => Ok(()),
+        }
     }
 }

@@ -61,7 +61,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// 429 too many requests.
     Throttled,
-    /// 503 the writer's queue is full; retry shortly.
+    /// 503 the writer's queue is full, or the server lost durability and is restarting
+    /// (db/durability.rs); retry shortly.
     ServiceUnavailable,
     /// 500 a bug.
     ServerError,

@@ -21,7 +21,9 @@
 //!
 //! Durability is unchanged: a commit is durable once its WAL frames are fsynced (by the syncer,
 //! durability.rs, before anyone is answered), and SQLite fsyncs the WAL before a checkpoint
-//! copies it; a checkpoint only moves committed pages into the main file.
+//! copies it; a checkpoint only moves committed pages into the main file. A checkpoint that
+//! fails (a busy lock is not a failure: SQLite reports it in the result row) failed to write or
+//! fsync the WAL or the database file, so it poisons the database like a failed fsync.
 
 use std::cell::Cell;
 use std::os::raw::c_int;
@@ -32,6 +34,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
+
+use super::durability::Poison;
 
 /// Uncopied WAL pages past which the background checkpointer is woken: SQLite's default
 /// auto-checkpoint threshold.
@@ -109,18 +113,20 @@ pub struct Checkpointer {
     progress: Arc<Progress>,
     /// WAL pages after the previous commit: fewer now means the WAL started over.
     last_pages: Cell<i32>,
+    /// Set when a checkpoint fails.
+    poison: Poison,
 }
 
 impl Checkpointer {
     /// Starts the checkpointer thread with its own connection to `path`. Without one (the
     /// connection cannot be opened), the writer checkpoints itself at the usual threshold.
-    pub fn start(path: &Path) -> Self {
-        Self::start_with(path, Thresholds::DEFAULT)
+    pub fn start(path: &Path, poison: &Poison) -> Self {
+        Self::start_with(path, Thresholds::DEFAULT, poison)
     }
 
-    fn start_with(path: &Path, thresholds: Thresholds) -> Self {
+    fn start_with(path: &Path, thresholds: Thresholds, poison: &Poison) -> Self {
         let progress = Arc::new(Progress::default());
-        let wake = match spawn_thread(path, &progress) {
+        let wake = match spawn_thread(path, &progress, poison) {
             Ok(wake) => Some(wake),
             Err(error) => {
                 tracing::warn!(%error, "no checkpointer thread; the writer will checkpoint");
@@ -132,6 +138,7 @@ impl Checkpointer {
             wake,
             progress,
             last_pages: Cell::new(0),
+            poison: poison.clone(),
         }
     }
 
@@ -187,7 +194,9 @@ impl Checkpointer {
     /// for it (and for readers of older snapshots), so the WAL surely starts over.
     fn checkpoint_here(&self, conn: &Connection, pages: i32, mode: Mode) {
         if let Err(error) = checkpoint(conn, mode) {
-            tracing::warn!(%error, pages, "writer checkpoint failed");
+            self.poison.set(format!(
+                "writer checkpoint failed at {pages} WAL pages: {error}"
+            ));
         }
         self.progress.copied.store(0, Ordering::Release);
     }
@@ -210,24 +219,28 @@ fn checkpoint(conn: &Connection, mode: Mode) -> rusqlite::Result<i32> {
 }
 
 /// Starts the checkpointer thread on its own connection; returns the handle that wakes it.
-fn spawn_thread(path: &Path, progress: &Arc<Progress>) -> Result<SyncSender<()>, String> {
+fn spawn_thread(
+    path: &Path,
+    progress: &Arc<Progress>,
+    poison: &Poison,
+) -> Result<SyncSender<()>, String> {
     let conn = super::open_connection(path).map_err(|e| e.to_string())?;
     // One pending wake-up is enough: a checkpoint copies everything committed before it.
     let (wake, wakes) = sync_channel(1);
-    let progress = progress.clone();
+    let (progress, poison) = (progress.clone(), poison.clone());
     std::thread::Builder::new()
         .name("bankd-checkpoint".to_owned())
-        .spawn(move || checkpoint_loop(&conn, &wakes, &progress))
+        .spawn(move || checkpoint_loop(&conn, &wakes, &progress, &poison))
         .map_err(|e| e.to_string())?;
     Ok(wake)
 }
 
 /// Runs until the writer drops its handle (at shutdown).
-fn checkpoint_loop(conn: &Connection, wakes: &Receiver<()>, progress: &Progress) {
+fn checkpoint_loop(conn: &Connection, wakes: &Receiver<()>, progress: &Progress, poison: &Poison) {
     while wakes.recv().is_ok() {
         match checkpoint(conn, Mode::Passive) {
             Ok(copied) => progress.copied.store(copied, Ordering::Release),
-            Err(error) => tracing::warn!(%error, "background checkpoint failed"),
+            Err(error) => poison.set(format!("background checkpoint failed: {error}")),
         }
         progress.running.store(false, Ordering::Release);
     }
@@ -254,7 +267,7 @@ mod tests {
             delta: 60,
             limit: 400,
         };
-        let checkpointer = Checkpointer::start_with(&path, thresholds);
+        let checkpointer = Checkpointer::start_with(&path, thresholds, &Poison::default());
         let (mut restarts, mut largest, mut previous) = (0, 0, 0);
         for round in 0..3_000_i64 {
             conn.execute_batch("BEGIN IMMEDIATE").expect("begin");

@@ -16,6 +16,10 @@
 //! * `temp_store=MEMORY` — savepoint journals and sorts never touch a temporary file.
 //! * `busy_timeout` — another process (`bankd createsuperuser`, `bankd backup`) may hold the
 //!   lock briefly; wait for it instead of failing.
+//!
+//! After a storage fault (a failed fsync, `COMMIT` or checkpoint, or a transaction SQLite rolled
+//! back on its own) the database is *poisoned*: every `read`, `read_point` and `write` answers
+//! `503` and the server stops, so that its supervisor restarts it (fail-stop, `durability.rs`).
 
 pub mod accounts;
 pub mod admin;
@@ -88,6 +92,9 @@ impl Default for DbSettings {
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: writer::Writer,
+    /// Set once a commit may not be on disk: every read and write is then refused
+    /// (durability.rs).
+    poison: durability::Poison,
 }
 
 /// Applies the pragmas every connection needs.
@@ -167,9 +174,14 @@ impl Db {
             .pragma_update(None, "cache_size", WRITER_CACHE_KIB_NEGATED)
             .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
+        settle_recovered_wal(&writer_conn)
+            .map_err(|e| format!("cannot checkpoint database {}: {e}", path.display()))?;
+        let poison = durability::Poison::default();
         // Commits are made durable by the syncer threads before anyone is answered, so the writer
         // need not wait for the fsync itself (durability.rs). Without a syncer it stays FULL.
-        let syncer = writer_conn.path().and_then(durability::Syncer::start);
+        let syncer = writer_conn
+            .path()
+            .and_then(|database| durability::Syncer::start(database, &poison));
         if syncer.is_some() {
             writer_conn
                 .pragma_update(None, "synchronous", "NORMAL")
@@ -192,15 +204,19 @@ impl Db {
             readers,
             writer: writer::Writer::start(
                 writer_conn,
-                checkpoint::Checkpointer::start(path),
-                syncer,
-                writer::Maintenance {
-                    every: AUDIT_INDEXING_INTERVAL,
-                    run: audit::index_new_rows,
+                writer::WriterParts {
+                    checkpointer: checkpoint::Checkpointer::start(path, &poison),
+                    syncer,
+                    maintenance: writer::Maintenance {
+                        every: AUDIT_INDEXING_INTERVAL,
+                        run: audit::index_new_rows,
+                    },
+                    poison: poison.clone(),
                 },
                 settings.write_batch_max,
                 settings.write_queue_max,
             ),
+            poison,
         })
     }
 
@@ -210,6 +226,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        self.poison.check()?;
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get()?;
@@ -229,6 +246,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        self.poison.check()?;
         match self.readers.try_get() {
             Some(conn) => f(&conn),
             None => self.read(f).await,
@@ -245,6 +263,18 @@ impl Db {
         self.writer.submit(f).await
     }
 
+    /// Why the database stopped answering (a failed fsync, commit or checkpoint, or a
+    /// transaction SQLite rolled back on its own), or `None` while it is healthy.
+    pub fn durability_lost(&self) -> Option<String> {
+        self.poison.cause()
+    }
+
+    /// Resolves once the database is poisoned: the server then stops, so that its supervisor
+    /// restarts it and WAL recovery shows what is on disk (durability.rs).
+    pub async fn wait_durability_lost(&self) {
+        self.poison.wait().await;
+    }
+
     /// Connections in the reader pool, for `/metrics`.
     pub fn reader_pool_state(&self) -> r2d2::State {
         self.readers.state()
@@ -259,6 +289,23 @@ impl Db {
     pub async fn shutdown(self) {
         self.writer.shutdown().await;
     }
+}
+
+/// Copies whatever WAL recovery found into the main file and fsyncs it, before anything is read.
+/// After a failed fsync the previous process stopped (durability.rs), but the kernel may still
+/// cache WAL pages it never wrote; a checkpoint rewrites their content into the database file
+/// and fsyncs that, so what this process serves, including idempotent replays, is on disk. On
+/// a cleanly stopped database the WAL is empty and this costs nothing.
+fn settle_recovered_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+    if busy != 0 {
+        // Another process (`bankd backup`) reads an older snapshot; the frames it blocks are
+        // copied by the first checkpoint after it finishes.
+        tracing::warn!(
+            "the WAL could not be fully checkpointed at startup: another process reads it"
+        );
+    }
+    Ok(())
 }
 
 /// Whether an error is SQLite refusing a UNIQUE constraint (used to retry account numbers and
@@ -287,5 +334,40 @@ pub fn serialize_optional_cents<S: serde::Serializer>(
     match cents {
         Some(cents) => serialize_cents(cents, serializer),
         None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_durability_is_lost_every_read_and_write_is_refused_with_503() {
+        // Arrange: a healthy database, then a fault (here set directly; tests/durability.rs and
+        // writer.rs cause real ones).
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(&dir.path().join("bank.db"), DbSettings::default()).expect("open");
+        assert!(
+            db.read_point(|conn| Ok(migrate::is_current(conn)?))
+                .await
+                .is_ok()
+        );
+        db.poison.set("a test fault");
+
+        // Act
+        let point = db.read_point(|_| Ok(())).await;
+        let read = db.read(|_| Ok(())).await;
+        let write = db.write(|_| Ok(())).await;
+        db.wait_durability_lost().await;
+
+        // Assert: `/readyz` reads with `read_point`, so it answers 503 too.
+        for (what, answer) in [("read_point", point), ("read", read), ("write", write)] {
+            let status = answer.err().map(|error| error.status());
+            assert_eq!(status, Some(StatusCode::SERVICE_UNAVAILABLE), "{what}");
+        }
+        assert_eq!(db.durability_lost().as_deref(), Some("a test fault"));
+        db.shutdown().await;
     }
 }

@@ -20,13 +20,15 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers and every migration is applied.
+/// The database answers, every migration is applied, and durability has not been lost (after a
+/// storage fault the server answers `503` here until it has stopped, db/durability.rs).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let ready = state
-        .db
-        .read_point(|conn| Ok(migrate::is_current(conn)?))
-        .await
-        .unwrap_or(false);
+    let ready = state.db.durability_lost().is_none()
+        && state
+            .db
+            .read_point(|conn| Ok(migrate::is_current(conn)?))
+            .await
+            .unwrap_or(false);
     if ready {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {
