@@ -37,4 +37,5 @@ pub mod error;
 pub mod http;
 pub mod jwt;
 pub mod limits;
+pub mod server;
 pub mod telemetry;
