@@ -16,6 +16,7 @@ mod isolation;
 mod jwt;
 mod movements;
 mod registration;
+mod server_edges;
 mod staff;
 mod statements;
 mod throttling;
