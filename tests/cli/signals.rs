@@ -51,21 +51,32 @@ fn get_healthz(stream: &mut TcpStream) -> String {
 }
 
 #[test]
-fn sigterm_with_a_half_sent_request_open_exits_after_the_grace_period() {
+fn sigterm_with_half_sent_requests_open_exits_after_the_grace_period() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    // The header timeout is far away, so only the shutdown deadline can end the connection.
+    // The header and request timeouts are far away, so only the shutdown deadline can end
+    // these connections.
     let mut server = start(
         &dir,
         &[
             ("BANKD_SERVER_SHUTDOWN_GRACE_SECONDS", "1"),
             ("BANKD_SERVER_HEADER_READ_TIMEOUT_SECONDS", "600"),
+            ("BANKD_SERVER_REQUEST_TIMEOUT_SECONDS", "600"),
         ],
     );
-    let mut stream = connect(&server);
-    // A whole request first, so the connection has surely been accepted; then half of one.
-    assert_eq!(get_healthz(&mut stream), "HTTP/1.1 200 OK");
-    stream
+    // Each connection first completes a request, so it has surely been accepted.
+    let mut half_head = connect(&server);
+    assert_eq!(get_healthz(&mut half_head), "HTTP/1.1 200 OK");
+    half_head
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: bank\r\nX-Never-Ends: ")
+        .expect("write");
+    // A request in flight whose body never arrives: graceful shutdown alone waits for it.
+    let mut half_body = connect(&server);
+    assert_eq!(get_healthz(&mut half_body), "HTTP/1.1 200 OK");
+    half_body
+        .write_all(
+            b"POST /api/register/ HTTP/1.1\r\nHost: bank\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"username\": ",
+        )
         .expect("write");
 
     let status = server.terminate();
