@@ -1,5 +1,5 @@
 //! Runs the real `bankd` binary: `migrate`, `createsuperuser`, configuration errors,
-//! `--version`, graceful shutdown, and durability across a SIGKILL.
+//! `--version`, graceful shutdown, signals and half-sent requests, and durability across a SIGKILL.
 //!
 //! Every command runs in its own temporary directory with no `BANKD_*` variables inherited, so
 //! a developer's `bank.toml` or environment cannot change the outcome.
