@@ -2,11 +2,8 @@
 //! `run(listener, shutdown)` serves until the shutdown future resolves, then drains the writer.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::ServiceExt;
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -171,9 +168,10 @@ impl App {
         })
     }
 
-    /// Serves on `listener` until `shutdown` resolves; in-flight requests finish, then the
-    /// writer drains its queue and checkpoints the WAL. If the database loses durability it
-    /// stops the same way (without the checkpoint) and returns an error.
+    /// Serves on `listener` (see `server`) until `shutdown` resolves; in-flight requests finish
+    /// within the shutdown grace period, then the writer drains its queue and checkpoints the
+    /// WAL. If the database loses durability it stops the same way (without the checkpoint)
+    /// and returns an error.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -187,11 +185,13 @@ impl App {
         ));
         let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
-        axum::serve(
+        crate::server::serve(
             listener,
-            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
+            service,
+            crate::server::ConnectionLimits::from_config(&state.config),
+            state.metrics.clone(),
+            stop_on_durability_loss(state.db.clone(), shutdown),
         )
-        .with_graceful_shutdown(stop_on_durability_loss(state.db.clone(), shutdown))
         .await?;
         pruner.abort();
         revocations.abort();

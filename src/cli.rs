@@ -243,35 +243,18 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    // Installed before the banner, so a signal sent as soon as the URL is printed is handled.
+    let shutdown = crate::server::shutdown_signal()
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     tracing::info!(url = %format!("http://{address}/"), startup_ms = started.elapsed().as_millis() as u64, "bankd ready");
     // The URL on stdout is the contract with scripts (and the tests) that start bankd on port 0.
     println!("bankd listening on http://{address}/");
-    app.run(listener, shutdown_signal())
+    app.run(listener, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))?;
     drop(database_lock);
     tracing::info!("bankd stopped");
     Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
 fn migrate_command(config: &Config, list: bool) -> Result<(), String> {

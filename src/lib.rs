@@ -10,6 +10,8 @@
 //!   single writer thread that runs every write inside `BEGIN IMMEDIATE` and commits in groups;
 //!   `db::durability` fsyncs each commit before anyone is answered; `db::checkpoint` copies the
 //!   WAL into the database file off the writer's path.
+//! * `server.rs` — the accept loop: connection cap, header-read timeout, shutdown deadline,
+//!   signals. `http/deadline.rs` is the request timeout.
 //! * `http/` — axum handlers, async. They parse requests into domain values, submit one read or
 //!   one write job to `db`, and render the contract's JSON.
 //!
@@ -37,4 +39,5 @@ pub mod error;
 pub mod http;
 pub mod jwt;
 pub mod limits;
+pub mod server;
 pub mod telemetry;

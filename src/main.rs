@@ -13,6 +13,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Tokio's default (512) lets a burst of reads park hundreds of threads on an 8-connection pool.
 const BLOCKING_THREADS_MAX: usize = 32;
 
+/// A misspelt `BANKD_*` variable would otherwise be ignored without a word; start-up goes on,
+/// since refusing would turn a harmless leftover variable into an outage.
+fn warn_about_unknown_variables() {
+    // Names that are not UTF-8 cannot be any of ours.
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    let unknown = bankd::config::unknown_environment_variables(names.iter().map(String::as_str));
+    if !unknown.is_empty() {
+        tracing::warn!(
+            variables = %unknown.join(","),
+            "ignoring unknown BANKD_* environment variables (misspelt?)"
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.config() {
@@ -24,6 +40,7 @@ fn main() -> ExitCode {
     };
     // Held until the end of main: dropping it flushes the log lines still queued.
     let _log_writer = bankd::telemetry::init(config.log_format, &config.log_level);
+    warn_about_unknown_variables();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS_MAX)

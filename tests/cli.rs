@@ -1,5 +1,5 @@
 //! Runs the real `bankd` binary: `migrate`, `createsuperuser`, configuration errors,
-//! `--version`, graceful shutdown, and durability across a SIGKILL.
+//! `--version`, graceful shutdown, signals and half-sent requests, and durability across a SIGKILL.
 //!
 //! Every command runs in its own temporary directory with no `BANKD_*` variables inherited, so
 //! a developer's `bank.toml` or environment cannot change the outcome.
@@ -8,6 +8,8 @@
 mod child_server;
 #[path = "cli/serve.rs"]
 mod serve;
+#[path = "cli/signals.rs"]
+mod signals;
 
 use std::io::Write;
 use std::path::Path;
@@ -237,6 +239,26 @@ fn a_bad_configuration_value_stops_start_up_with_one_line_naming_the_key() {
     assert!(
         !dir.path().join("bank.db").exists(),
         "no database on a bad start"
+    );
+}
+
+#[test]
+fn an_unknown_bankd_variable_is_named_in_one_warning_and_the_command_goes_on() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+
+    let output = bankd(dir.path())
+        .env("BANKD_LISTNE", "127.0.0.1:9")
+        .env("BANKD_LISTEN", "127.0.0.1:0")
+        .args(["migrate", "--list", "--database", &database(&dir)])
+        .output()
+        .expect("bankd runs");
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert_eq!(log.matches("BANKD_LISTNE").count(), 1, "{log}");
+    assert!(
+        !log.contains("BANKD_LISTEN,") && !log.contains("=BANKD_LISTEN"),
+        "{log}"
     );
 }
 

@@ -21,6 +21,35 @@ pub(super) const KEYS: &[Key] = &[
         set: |c, v| parse_into(&mut c.listen, v, "a socket address such as 127.0.0.1:8000"),
     },
     Key {
+        name: "server.header_read_timeout_seconds",
+        env: "BANKD_SERVER_HEADER_READ_TIMEOUT_SECONDS",
+        set: |c, v| positive(&mut c.header_read_timeout_seconds, v, 3_600),
+    },
+    Key {
+        name: "server.request_timeout_seconds",
+        env: "BANKD_SERVER_REQUEST_TIMEOUT_SECONDS",
+        set: |c, v| positive(&mut c.request_timeout_seconds, v, 3_600),
+    },
+    Key {
+        name: "server.max_connections",
+        env: "BANKD_SERVER_MAX_CONNECTIONS",
+        set: |c, v| positive(&mut c.max_connections, v, 1_000_000),
+    },
+    Key {
+        name: "server.shutdown_grace_seconds",
+        env: "BANKD_SERVER_SHUTDOWN_GRACE_SECONDS",
+        // Zero is allowed: close every connection at once.
+        set: |c, v| bounded(&mut c.shutdown_grace_seconds, v, 0, 3_600),
+    },
+    Key {
+        name: "metrics.token",
+        env: "BANKD_METRICS_TOKEN",
+        set: |c, v| {
+            c.metrics_token = secret(v, "metrics.token")?;
+            Ok(())
+        },
+    },
+    Key {
         name: "database.path",
         env: "BANKD_DATABASE",
         set: |c, v| {

@@ -26,6 +26,18 @@ pub enum LogFormat {
 pub struct Config {
     /// `server.listen`: the address to serve on.
     pub listen: SocketAddr,
+    /// `server.header_read_timeout_seconds`: a connection that has not sent a whole request
+    /// head within this time (including an idle keep-alive connection) is closed.
+    pub header_read_timeout_seconds: u64,
+    /// `server.request_timeout_seconds`: a request not answered within this time gets `503`.
+    pub request_timeout_seconds: u64,
+    /// `server.max_connections`: open connections at once; further ones wait in the backlog.
+    pub max_connections: usize,
+    /// `server.shutdown_grace_seconds`: after SIGTERM, how long in-flight requests may finish
+    /// before the remaining connections are closed.
+    pub shutdown_grace_seconds: u64,
+    /// `metrics.token`: when set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
     /// `database.path`: the SQLite file.
     pub database_path: PathBuf,
     /// `database.readers`: read connections in the pool.
@@ -80,6 +92,11 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            header_read_timeout_seconds: 15,
+            request_timeout_seconds: 30,
+            max_connections: 1_000,
+            shutdown_grace_seconds: 10,
+            metrics_token: None,
             database_path: PathBuf::from("./bank.db"),
             database_readers: 8,
             token_ttl_seconds: 604_800,
@@ -212,6 +229,30 @@ impl Config {
     }
 }
 
+/// `BANKD_*` variables that are not configuration keys but are still expected: the
+/// `createsuperuser` password, and the variables of bankd's own test and benchmark tooling
+/// (which start the binary with their environment inherited).
+const OTHER_KNOWN_VARIABLES: &[&str] = &[
+    "BANKD_SUPERUSER_PASSWORD",
+    "BANKD_BIN",
+    "BANKD_UPDATE_DOCS",
+    "BANKD_GENERATOR",
+];
+
+/// The `BANKD_*` names among `names` that bankd does not read, sorted: most likely typos,
+/// which would otherwise be ignored in silence. `BANKD_BENCH_*` belongs to `bench/run.sh`.
+pub fn unknown_environment_variables<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut unknown: Vec<String> = names
+        .filter(|name| name.starts_with("BANKD_") && !name.starts_with("BANKD_BENCH_"))
+        .filter(|name| !KEYS.iter().any(|key| key.env == *name))
+        .filter(|name| !OTHER_KNOWN_VARIABLES.contains(name))
+        .map(str::to_owned)
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
+}
+
 /// Every key with its environment variable, for `bank.toml.example` checks and docs.
 pub fn documented_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
     KEYS.iter().map(|k| (k.name, k.env))
@@ -298,6 +339,54 @@ mod tests {
         let error =
             load(None, &[("BANKD_LOG_FORMAT", "xml")], Overrides::default()).expect_err("invalid");
         assert!(error.to_string().contains("log.format"), "{error}");
+    }
+
+    #[test]
+    fn unknown_bankd_variables_are_named_and_known_ones_are_not() {
+        let names = [
+            "BANKD_LISTEN",
+            "BANKD_LISTNE",
+            "BANKD_SUPERUSER_PASSWORD",
+            "BANKD_BENCH_DIR",
+            "PATH",
+            "BANKD_SERVER_MAX_CONECTIONS",
+        ];
+        assert_eq!(
+            unknown_environment_variables(names.into_iter()),
+            vec!["BANKD_LISTNE", "BANKD_SERVER_MAX_CONECTIONS"]
+        );
+    }
+
+    #[test]
+    fn connection_limits_parse_and_zero_is_refused_where_it_means_nothing() {
+        let config = load(
+            None,
+            &[
+                ("BANKD_SERVER_HEADER_READ_TIMEOUT_SECONDS", "2"),
+                ("BANKD_SERVER_MAX_CONNECTIONS", "3"),
+                ("BANKD_SERVER_SHUTDOWN_GRACE_SECONDS", "0"),
+            ],
+            Overrides::default(),
+        )
+        .expect("valid");
+        assert_eq!(config.header_read_timeout_seconds, 2);
+        assert_eq!(config.max_connections, 3);
+        assert_eq!(config.shutdown_grace_seconds, 0);
+        for variable in [
+            "BANKD_SERVER_HEADER_READ_TIMEOUT_SECONDS",
+            "BANKD_SERVER_REQUEST_TIMEOUT_SECONDS",
+            "BANKD_SERVER_MAX_CONNECTIONS",
+        ] {
+            let error = load(None, &[(variable, "0")], Overrides::default()).expect_err("zero");
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        let error = load(
+            None,
+            &[("BANKD_METRICS_TOKEN", "short")],
+            Overrides::default(),
+        )
+        .expect_err("short token");
+        assert!(!error.to_string().contains("short"), "{error}");
     }
 
     #[test]

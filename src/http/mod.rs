@@ -11,6 +11,7 @@ pub mod cards;
 pub mod compression;
 pub mod console;
 pub mod customers;
+pub mod deadline;
 pub mod extract;
 pub mod form;
 pub mod health;
@@ -63,6 +64,11 @@ pub fn router(state: AppState) -> Router {
         .merge(schema::router())
         .merge(console::router())
         .fallback(console::not_found)
+        // The request timeout, innermost so its 503 still gets its route, id and log line.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            deadline::request_deadline,
+        ))
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))

@@ -22,6 +22,7 @@ mod passwords;
 mod registration;
 mod request_origin;
 mod revocation;
+mod server_edges;
 mod staff;
 mod staff_names;
 mod statement_pages;

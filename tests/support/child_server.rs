@@ -62,13 +62,23 @@ impl ChildServer {
         self.child.wait().expect("reaped");
     }
 
-    /// SIGTERM, as an operator would, then waits (with a generous guard) for the exit status.
-    pub fn terminate(&mut self) -> ExitStatus {
+    /// Sends a signal by name (`HUP`, `TERM`, ...) with kill(1).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
+    /// SIGTERM, as an operator would, then waits (with a generous guard) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
