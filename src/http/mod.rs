@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cards;
 pub mod console;
 pub mod customers;
+pub mod explorer;
 pub mod extract;
 pub mod form;
 pub mod health;
@@ -59,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))
+        // `?format=` and a browser's `Accept: text/html` on matched `/api/` routes (DRF's
+        // content negotiation; see `explorer.rs`).
+        .route_layer(middleware::from_fn(explorer::negotiate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             around_request,

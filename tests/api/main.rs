@@ -11,6 +11,7 @@ mod bad_input;
 mod cards;
 mod concurrency;
 mod customers;
+mod drf;
 mod idempotency;
 mod isolation;
 mod jwt;
