@@ -16,6 +16,7 @@ mod idempotency;
 mod isolation;
 mod jwt;
 mod movements;
+mod multipart;
 mod registration;
 mod staff;
 mod statements;
