@@ -70,7 +70,7 @@ fn with_vary(mut response: Response) -> Response {
 
 /// The last `format` value, like `QueryDict.get`; an unreadable query string is left to the
 /// handler, whose `QueryPairs` answers it with a `400`.
-fn format_parameter(query: Option<&str>) -> Option<String> {
+pub(crate) fn format_parameter(query: Option<&str>) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
     pairs
         .into_iter()

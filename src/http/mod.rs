@@ -15,6 +15,7 @@ pub mod form;
 pub mod health;
 pub mod idempotency;
 pub mod login;
+pub mod metadata;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
@@ -63,6 +64,11 @@ pub fn router(state: AppState) -> Router {
         // `?format=` and a browser's `Accept: text/html` on matched `/api/` routes (DRF's
         // content negotiation; see `explorer.rs`).
         .route_layer(middleware::from_fn(explorer::negotiate))
+        // Outside routing, because no route has an `OPTIONS` handler: DRF's metadata answer.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metadata::answer_options,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             around_request,

@@ -15,6 +15,7 @@ mod drf;
 mod idempotency;
 mod isolation;
 mod jwt;
+mod metadata;
 mod movements;
 mod multipart;
 mod registration;
