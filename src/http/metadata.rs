@@ -330,6 +330,14 @@ fn field_type(property: &Value) -> &'static str {
         (_, Some("date")) => "date",
         (_, Some("date-time")) => "datetime",
         (Some("integer"), _) => "integer",
+        // Money travels as a two-decimal string: DRF's `DecimalField`.
+        (Some("string"), _)
+            if property["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("\\.[0-9]")) =>
+        {
+            "decimal"
+        }
         (Some("string"), _) => "string",
         (Some("array"), _) => "list",
         (Some("object"), _) => "nested object",

@@ -94,7 +94,7 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("PUT", "/api/customers/{id}/", "Replace the profile (every writable field)", User), Some("CustomerInput"), (200, Some("Customer")), &[400, 413, 415]),
     with(op("PATCH", "/api/customers/{id}/", "Change some profile fields", User), Some("CustomerInput"), (200, Some("Customer")), &[400, 413, 415]),
     with(op("DELETE", "/api/customers/{id}/", "Delete the profile (refused while it has open accounts)", User), None, (204, None), &[400]),
-    query(with(op("GET", "/api/accounts/", "The caller's accounts (not closed unless ?status=closed)", User), None, (200, Some("AccountPage")), &[400]), &[("status", "active | frozen | closed"), PAGE[0], PAGE[1]]),
+    query(with(op("GET", "/api/accounts/", "The caller's accounts (not closed unless ?status=closed)", User), None, (200, Some("AccountPage")), &[400]), &[("status", "active | frozen | closed"), ("ordering", "created_at | balance | id | account_number | nickname, comma-separated, - for descending; unknown fields ignored"), PAGE[0], PAGE[1]]),
     with(op("POST", "/api/accounts/", "Open an account", User), Some("AccountInput"), (201, Some("Account")), &[400, 413, 415]),
     with(op("GET", "/api/accounts/{id}/", "One account (own only)", User), None, (200, Some("Account")), &[]),
     with(op("PUT", "/api/accounts/{id}/", "Change account_type and nickname (both required)", User), Some("AccountInput"), (200, Some("Account")), &[400, 413, 415]),
@@ -105,7 +105,7 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("POST", "/api/accounts/{id}/transfer/", "Transfer to any account by number (optional Idempotency-Key header)", User), Some("TransferInput"), (200, Some("TransferResult")), &[400, 409, 413, 415, 422, 429, 503]),
     query(with(op("GET", "/api/accounts/{id}/statements/", "Statements of one account, newest first", User), None, (200, Some("StatementPage")), &[]), &PAGE),
     with(op("POST", "/api/accounts/{id}/statements/", "Generate and store a statement", User), Some("StatementInput"), (201, Some("Statement")), &[400, 413, 415]),
-    query(with(op("GET", "/api/transactions/", "The caller's transactions, newest first", User), None, (200, Some("TransactionPage")), &[400]), &[("account", "Account id"), ("transaction_type", "deposit | withdrawal | transfer_out | transfer_in"), ("date_from", "YYYY-MM-DD, inclusive (UTC)"), ("date_to", "YYYY-MM-DD, inclusive (UTC)"), ("min_amount", "Decimal"), ("max_amount", "Decimal"), PAGE[0], PAGE[1]]),
+    query(with(op("GET", "/api/transactions/", "The caller's transactions, newest first", User), None, (200, Some("TransactionPage")), &[400]), &[("account", "Account id"), ("transaction_type", "deposit | withdrawal | transfer_out | transfer_in"), ("date_from", "YYYY-MM-DD, inclusive (UTC)"), ("date_to", "YYYY-MM-DD, inclusive (UTC)"), ("min_amount", "Decimal"), ("max_amount", "Decimal"), ("search", "Words that must all occur in the description (case-insensitive; at most 10)"), ("ordering", "created_at | id | amount | transaction_type, comma-separated, - for descending; unknown fields ignored"), PAGE[0], PAGE[1]]),
     with(op("GET", "/api/transactions/{id}/", "One transaction (own accounts only)", User), None, (200, Some("Transaction")), &[]),
     query(with(op("GET", "/api/cards/", "The caller's cards", User), None, (200, Some("CardPage")), &[]), &PAGE),
     with(op("POST", "/api/cards/", "Issue a card; the number and CVV are shown only in this answer", User), Some("CardInput"), (201, Some("IssuedCard")), &[400, 413, 415]),
@@ -147,7 +147,10 @@ fn error_response(status: u16) -> Value {
             schema_ref("Error"),
         ),
         413 => ("Body over 64 KiB", schema_ref("Error")),
-        415 => ("Body is neither JSON nor a form", schema_ref("Error")),
+        415 => (
+            "Body is neither JSON nor a (multipart) form",
+            schema_ref("Error"),
+        ),
         422 => (
             "Idempotency-Key reused with a different request",
             schema_ref("Error"),
@@ -206,7 +209,8 @@ pub fn render(operation: &Operation) -> Value {
             "required": true,
             "content": {
                 "application/json": { "schema": schema_ref(body) },
-                "application/x-www-form-urlencoded": { "schema": schema_ref(body) }
+                "application/x-www-form-urlencoded": { "schema": schema_ref(body) },
+                "multipart/form-data": { "schema": schema_ref(body) }
             }
         });
     }
