@@ -84,7 +84,7 @@ impl QueryFilters<'_> {
         terms
     }
 
-    /// DRF's `SearchFilter` terms: split on whitespace and commas, NUL removed; every term
+    /// DRF's `SearchFilter` terms: NUL characters dropped, then split on whitespace and commas; every term
     /// must match. More than `SEARCH_TERMS_MAX` terms is a field error, so a search's cost is
     /// bounded.
     pub fn search_terms(&mut self) -> Vec<String> {
@@ -92,7 +92,8 @@ impl QueryFilters<'_> {
             return Vec::new();
         };
         let terms: Vec<String> = text
-            .replace(['\0', ','], " ")
+            .replace('\0', "")
+            .replace(',', " ")
             .split_whitespace()
             .map(str::to_owned)
             .collect();

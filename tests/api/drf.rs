@@ -193,6 +193,15 @@ async fn transactions_are_ordered_by_allowed_fields_and_unknown_fields_are_ignor
         ["30.00", "12.00", "7.50", "5.00", "1.00"]
     );
     assert_eq!(ordered("?ordering=").await, newest_first);
+    for odd in [
+        "?ordering=-",
+        "?ordering=,,,",
+        "?ordering=--amount",
+        "?ordering=%00",
+        "?ordering=amount%00",
+    ] {
+        assert_eq!(ordered(odd).await, newest_first, "{odd}");
+    }
     // Type first (deposit < withdrawal), then amount descending within each type.
     assert_eq!(
         ordered("?ordering=transaction_type,-amount").await,
@@ -268,6 +277,9 @@ async fn search_matches_every_term_case_insensitively_and_wildcards_are_literal(
     assert_eq!(found("?search=%5C").await, ["back\\slash"]);
     assert_eq!(found("?search=nothing").await, Vec::<String>::new());
     assert_eq!(found("?search=%20,%20").await.len(), 7);
+    assert_eq!(found("?search=%00").await.len(), 7);
+    // As DRF, NUL characters are dropped before the value is split.
+    assert_eq!(found("?search=ren%00t").await, ["Rent March", "rent April"]);
     let counted = app
         .transactions(&token, "?search=rent&ordering=-amount")
         .await;
