@@ -26,8 +26,10 @@ function appendWithLinks(parent, text) {
   let last = 0;
   for (const match of text.matchAll(pattern)) {
     parent.append(text.slice(last, match.index + 1));
+    // Same origin, whatever host the server put in the link: only the path and query are kept.
+    const target = new URL(match[1], window.location.href);
     const link = document.createElement('a');
-    link.href = new URL(match[1], window.location.href).pathname + new URL(match[1], window.location.href).search;
+    link.href = target.pathname + target.search;
     link.textContent = match[1];
     parent.append(link, '"');
     last = match.index + match[0].length;

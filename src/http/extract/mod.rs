@@ -7,6 +7,7 @@
 //! * `QueryPairs` — the query string as ordered pairs, for filters and pagination links.
 
 mod auth;
+mod multipart;
 
 pub use auth::{AuthUser, StaffUser};
 
@@ -191,7 +192,7 @@ fn parse_json(bytes: &[u8]) -> Result<Body, ApiError> {
 }
 
 fn parse_multipart(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, ApiError> {
-    crate::http::form::parse_multipart(content_type.unwrap_or_default(), bytes)
+    multipart::parse(content_type.unwrap_or_default(), bytes)
         .map(Body)
         .map_err(|reason| {
             ApiError::detail(
