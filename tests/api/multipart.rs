@@ -189,3 +189,35 @@ async fn a_multipart_body_over_64_kib_is_too_large() {
         .expect(StatusCode::OK);
     assert_eq!(listed["count"], Value::from(0));
 }
+
+#[tokio::test]
+async fn a_multipart_retry_with_a_new_boundary_is_the_same_idempotent_request() {
+    let app = spawn_app().await;
+    let token = app.new_user().await;
+    let (account, _) = app.open_account(&token).await;
+    let path = format!("/api/accounts/{account}/deposit/");
+
+    // Clients draw a fresh boundary per attempt; the fingerprint is of the fields, not bytes.
+    let mut answers = Vec::new();
+    for boundary in ["first-attempt-boundary", "second-attempt-boundary"] {
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"amount\"\r\n\r\n7.00\r\n--{boundary}--\r\n"
+        );
+        let request = app
+            .raw(Method::POST, &path)
+            .header("Authorization", format!("Token {token}"))
+            .header("Idempotency-Key", "multipart-retry-1")
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        answers.push(app.send(request).await);
+    }
+
+    assert_eq!(answers[0].status, StatusCode::OK);
+    assert_eq!(answers[1].status, StatusCode::OK);
+    assert_eq!(answers[1].header("idempotent-replayed"), Some("true"));
+    assert_eq!(answers[0].body, answers[1].body);
+    assert_eq!(app.balance(&token, account).await, "7.00");
+}
