@@ -1,10 +1,11 @@
-//! The command line: `serve`, `migrate`, `createsuperuser`, `verify`, `backup` (clap).
+//! The command line: `serve`, `migrate`, `createsuperuser`, `verify`, `backup`, `restore`
+//! (clap).
 //!
 //! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
 //! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -67,6 +68,9 @@ pub enum Command {
         /// or changed, which is how rows cut off the chain's end are caught
         #[arg(long, value_name = "ID:HASH")]
         audit_head: Option<String>,
+        /// Print the report as one JSON document (shape in docs/DEPLOYMENT.md); same exit status
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -77,6 +81,14 @@ pub enum Command {
         /// Replace FILE if it already exists
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Replace the database with a backup: verify it, refuse while bankd uses the database,
+    /// keep the old one as DATABASE.before-restore-<time>, swap atomically, verify the result
+    Restore {
+        /// The backup file to restore (it is copied, never moved or changed)
+        backup: PathBuf,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -97,7 +109,8 @@ impl Cli {
             Command::Migrate { database, .. }
             | Command::Createsuperuser { database, .. }
             | Command::Verify { database, .. }
-            | Command::Backup { database, .. } => (None, database.database.clone()),
+            | Command::Backup { database, .. }
+            | Command::Restore { database, .. } => (None, database.database.clone()),
         };
         Config::load(
             self.config.as_deref(),
@@ -119,26 +132,44 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             password_stdin,
             ..
         } => createsuperuser(&config, &username, &email, password_stdin).await,
-        Command::Verify { audit_head, .. } => verify_command(&config, audit_head.as_deref()),
+        Command::Verify {
+            audit_head, json, ..
+        } => verify_command(&config, audit_head.as_deref(), json),
         Command::Backup { file, force, .. } => {
             let summary = db::backup::backup(&config.database_path, &file, force)?;
             println!("{summary}");
             Ok(())
         }
+        Command::Restore { backup, .. } => restore_command(&config, &backup),
     }
 }
 
-/// Prints the report; a database that is not sound is an error, hence exit status 1.
-fn verify_command(config: &Config, audit_head: Option<&str>) -> Result<(), String> {
-    let recorded = audit_head
+/// Prints the report (as text, or JSON with `--json`); a database that is not sound is an
+/// error, hence exit status 1. With `--json` even a database that cannot be checked at all
+/// prints a JSON document, so a script always has one to parse.
+fn verify_command(config: &Config, audit_head: Option<&str>, json: bool) -> Result<(), String> {
+    let path = &config.database_path;
+    let report = audit_head
         .map(|text| {
             db::audit::ChainHead::parse(text).ok_or_else(|| {
                 format!("--audit-head must be ID:HASH (64 hex digits), got {text:?}")
             })
         })
-        .transpose()?;
-    let report = db::verify::verify(&config.database_path, recorded.as_ref())?;
-    println!("{report}");
+        .transpose()
+        .and_then(|recorded| db::verify::verify(path, recorded.as_ref()));
+    let report = match report {
+        Ok(report) => report,
+        Err(error) if json => {
+            println!("{}", db::verify_json::error_json(path, &error));
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
     if report.is_sound() {
         Ok(())
     } else {
@@ -150,10 +181,48 @@ fn verify_command(config: &Config, audit_head: Option<&str>) -> Result<(), Strin
     }
 }
 
+/// Restores a backup (`db/restore.rs`) and prints what it checked and kept.
+fn restore_command(config: &Config, backup: &Path) -> Result<(), String> {
+    let database = &config.database_path;
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let restored = match db::restore::restore(backup, database, &now) {
+        Ok(restored) => restored,
+        Err(error) => {
+            if let Some(report) = error.backup_report {
+                println!("{report}");
+            }
+            return Err(error.message);
+        }
+    };
+    println!("{}", restored.backup_report);
+    match &restored.kept_aside {
+        Some(aside) => println!("Kept the replaced database as {}.", aside.display()),
+        None => println!("There was no database at {} to keep.", database.display()),
+    }
+    println!("Restored {} to {}.", backup.display(), database.display());
+    println!("{}", restored.restored_report);
+    if restored.restored_report.is_sound() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the restored database {} does not verify; the backup is unchanged",
+            database.display()
+        ))
+    }
+}
+
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let started = std::time::Instant::now();
+    crate::http::host::warn_if_only_local_names(&config);
+    // Held until the server stops: `bankd restore` refuses to replace a database in use.
+    let mut database_lock = db::lock::DatabaseLock::shared(&config.database_path)?;
+    let database_path = config.database_path.clone();
     let app = App::build(config)?;
+    if database_lock.is_none() {
+        // The database was just created: lock it now that it exists.
+        database_lock = db::lock::DatabaseLock::shared(&database_path)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -164,6 +233,7 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run(listener, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    drop(database_lock);
     tracing::info!("bankd stopped");
     Ok(())
 }
@@ -190,6 +260,7 @@ async fn shutdown_signal() {
 
 fn migrate_command(config: &Config, list: bool) -> Result<(), String> {
     let path = &config.database_path;
+    let _lock = db::lock::DatabaseLock::shared(path)?;
     // Listing must not create a database: a missing file simply has every migration pending.
     let mut conn = if list && !path.exists() {
         rusqlite::Connection::open_in_memory()
@@ -235,6 +306,7 @@ async fn createsuperuser(
     };
     let password = Password::parse(&password_text, &attributes)
         .map_err(|errors| format!("password: {}", errors.join(" ")))?;
+    let _lock = db::lock::DatabaseLock::shared(&config.database_path)?;
     let db = Db::open(
         &config.database_path,
         db::DbSettings {

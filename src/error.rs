@@ -51,6 +51,8 @@ pub enum ErrorCode {
     CardLimitReached,
     /// 400 the card is cancelled; nothing about it can change.
     CardCancelled,
+    /// 400 the `Host` header names a host not in `server.allowed_hosts`.
+    InvalidHost,
     /// 400 a malformed `Idempotency-Key` header.
     InvalidIdempotencyKey,
     /// 409 the same `Idempotency-Key` is still being processed.

@@ -41,8 +41,10 @@ pub const ACCOUNT_NUMBER_ATTEMPTS_MAX: u32 = 10;
 /// Bytes of CSPRNG output in an opaque API token (160 bits, rendered as 40 hex characters).
 pub const TOKEN_BYTES: usize = 20;
 
-/// Length of a client-supplied `X-Request-Id` we are willing to echo.
-pub const REQUEST_ID_CHARS_MAX: usize = 128;
+/// Length of a client-supplied `X-Request-Id` we are willing to echo and record (a UUID is
+/// 36, a W3C `traceparent` 55). Longer ones are dropped, not truncated: a cut id would
+/// correlate with the wrong thing.
+pub const REQUEST_ID_CHARS_MAX: usize = 64;
 
 /// Writes the writer thread takes into one commit, and jobs that may wait for it.
 pub const WRITE_BATCH_JOBS_MAX: usize = 256;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::values::{IpNet, list, secret};
+use super::values::{IpNet, PublicUrl, list, secret};
 use super::{Config, LogFormat};
 
 /// One configuration key: its name in `bank.toml`, its environment variable and its parser.
@@ -95,6 +95,39 @@ pub(super) const KEYS: &[Key] = &[
                         .ok_or_else(|| format!("{item:?} is not an IP address or CIDR"))
                 })
                 .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "server.allowed_hosts",
+        env: "BANKD_SERVER_ALLOWED_HOSTS",
+        set: |c, v| {
+            c.allowed_hosts = list(v)
+                .map(|pattern| {
+                    let body = pattern.strip_prefix('.').unwrap_or(pattern);
+                    let valid = pattern == "*"
+                        || crate::http::host::host_name(body).is_some_and(|name| name == body);
+                    if valid {
+                        Ok(pattern.to_owned())
+                    } else {
+                        Err(format!(
+                            "{pattern:?} is not a host name such as bank.example.com, .example.com or *"
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "server.public_url",
+        env: "BANKD_SERVER_PUBLIC_URL",
+        set: |c, v| {
+            c.public_url = if v.is_empty() {
+                None
+            } else {
+                Some(PublicUrl::parse(v)?)
+            };
             Ok(())
         },
     },

@@ -12,7 +12,7 @@ mod keys;
 mod values;
 
 use keys::KEYS;
-pub use values::{IpNet, Secret};
+pub use values::{IpNet, PublicUrl, Secret};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,11 @@ pub struct Config {
     pub max_accounts_per_customer: u32,
     /// `server.trusted_proxies`: peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
     pub trusted_proxies: Vec<IpNet>,
+    /// `server.allowed_hosts`: the `Host` names served (Django's `ALLOWED_HOSTS` rules:
+    /// `.example.com` covers subdomains, `*` anything); others answer `400 invalid_host`.
+    pub allowed_hosts: Vec<String>,
+    /// `server.public_url`: where clients reach this server; links are built from it.
+    pub public_url: Option<PublicUrl>,
     /// `cors.allowed_origins`: origins allowed to call the API from a browser (none by default).
     pub cors_allowed_origins: Vec<String>,
     /// `database.write_batch_max` / `database.write_queue_max`: group-commit batch size and
@@ -81,6 +86,10 @@ impl Default for Config {
             throttle_movements_per_user_per_minute: 0,
             max_accounts_per_customer: 10,
             trusted_proxies: Vec::new(),
+            allowed_hosts: ["localhost", ".localhost", "127.0.0.1", "[::1]"]
+                .map(str::to_owned)
+                .to_vec(),
+            public_url: None,
             cors_allowed_origins: Vec::new(),
             write_batch_max: crate::limits::WRITE_BATCH_JOBS_MAX,
             write_queue_max: crate::limits::WRITE_QUEUE_JOBS_MAX,

@@ -87,3 +87,71 @@ impl IpNet {
         }
     }
 }
+
+/// `server.public_url`: the URL clients reach this server at (`https://bank.example.com`, or
+/// with a path prefix the proxy strips, `https://example.com/bank`). Links are built from it
+/// instead of the request's `Host`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// Scheme, authority and path prefix, without a trailing slash.
+    base: String,
+    /// The host without port, lower case (`bank.example.com`, `[2001:db8::1]`).
+    host_name: String,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let error = || {
+            format!(
+                "expected an http(s) URL without query or fragment such as https://bank.example.com, got {text:?}"
+            )
+        };
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .ok_or_else(error)?;
+        let printable = text.bytes().all(|b| b.is_ascii_graphic());
+        if !printable || text.contains(['?', '#', '@', '\\']) {
+            return Err(error());
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host_name = crate::http::host::host_name(authority)
+            .ok_or_else(error)?
+            .to_ascii_lowercase();
+        Ok(Self {
+            base: text.trim_end_matches('/').to_owned(),
+            host_name,
+        })
+    }
+
+    /// `https://bank.example.com` (no trailing slash): prefix a path starting with `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn host_name(&self) -> &str {
+        &self.host_name
+    }
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::PublicUrl;
+
+    #[test]
+    fn a_public_url_keeps_its_prefix_and_knows_its_host() {
+        let url = PublicUrl::parse("https://Bank.Example.com:8443/bank/").expect("valid");
+        assert_eq!(url.base(), "https://Bank.Example.com:8443/bank");
+        assert_eq!(url.host_name(), "bank.example.com");
+        for bad in [
+            "bank.example.com",
+            "ftp://bank.example.com",
+            "https://",
+            "https://bank.example.com/?a=1",
+            "https://user@bank.example.com",
+            "https://bank example.com",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

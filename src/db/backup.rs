@@ -228,14 +228,7 @@ impl PartialFile {
         fs::rename(&self.path, destination)
             .map_err(|e| io_error(&format!("rename the copy to {}", destination.display()), e))?;
         self.persisted = true;
-        let directory = match destination.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        // Without this the rename itself could be lost in a power cut.
-        File::open(directory)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| io_error("flush the directory", e))?;
+        sync_directory_of(destination)?;
         fs::metadata(destination)
             .map(|metadata| metadata.len())
             .map_err(|e| io_error("read the copy's size", e))
@@ -251,8 +244,19 @@ impl Drop for PartialFile {
     }
 }
 
+/// Flushes the directory holding `path`, so a rename into it survives a power cut.
+pub(crate) fn sync_directory_of(path: &Path) -> Result<(), String> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| format!("cannot flush the directory {}: {e}", directory.display()))
+}
+
 /// `bank.db` + `-wal` → `bank.db-wal`.
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

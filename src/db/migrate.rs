@@ -234,6 +234,7 @@ mod tests {
                 actor_user_id: Some(customers[from]),
                 client_ip: "127.0.0.1".to_owned(),
                 request_id: format!("r{n}"),
+                client_request_id: None,
             };
             let event = AuditEvent {
                 action: "transfer",
@@ -241,7 +242,7 @@ mod tests {
                 outcome: Outcome::Success,
                 details: serde_json::json!({ "transfer_id": transfer }),
             };
-            audit::record(&conn, &context, &event).expect("audit");
+            audit::record_before_v5(&conn, &context, &event).expect("audit");
         }
         for account in 0..3 {
             conn.execute(
@@ -261,7 +262,8 @@ mod tests {
             applied,
             [
                 "V3__ledger_clustered_by_account",
-                "V4__audit_filters_indexed_in_bulk"
+                "V4__audit_filters_indexed_in_bulk",
+                "V5__audit_client_request_id"
             ]
         );
         assert_eq!(ledger(&conn), before);

@@ -27,12 +27,15 @@ pub mod customers;
 mod durability;
 pub mod idempotency;
 pub mod ledger;
+pub mod lock;
 pub mod migrate;
+pub mod restore;
 pub mod settings;
 pub mod statements;
 pub mod transactions;
 pub mod users;
 pub mod verify;
+pub mod verify_json;
 mod writer;
 
 use std::path::Path;

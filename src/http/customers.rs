@@ -44,6 +44,7 @@ async fn list(
         .take(page.limit() as usize)
         .collect();
     let links = PageLinks {
+        public_url: state.config.public_url.as_ref(),
         headers: &headers,
         path: "/api/customers/",
         query: &query,

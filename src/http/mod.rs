@@ -1,18 +1,21 @@
 //! The HTTP layer: the router and the layers every request passes through.
 //!
 //! Outermost first: trailing-slash normalisation (so `/api/accounts/` and `/api/accounts` are
-//! one route), then `around_request` (request id, security headers, the contract's `405` body,
-//! one log line per request), then the routes. Each resource module owns its `router()`.
+//! one route), then response compression (`compression.rs`: large `GET` answers only), then
+//! `around_request` (request id, security headers, the contract's `405` body, one log line per
+//! request), then the routes. Each resource module owns its `router()`.
 
 pub mod accounts;
 pub mod admin;
 pub mod cards;
+pub mod compression;
 pub mod console;
 pub mod customers;
 pub mod explorer;
 pub mod extract;
 pub mod form;
 pub mod health;
+pub mod host;
 pub mod idempotency;
 pub mod login;
 pub mod metadata;
@@ -73,6 +76,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             around_request,
         ))
+        // Outside everything else, so it compresses the finished response (headers included).
+        .layer(compression::layer())
+        .layer(middleware::from_fn(compression::only_for_safe_methods))
         .with_state(state)
 }
 
@@ -96,22 +102,15 @@ async fn around_request(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_id = request
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= REQUEST_ID_CHARS_MAX
-                && v.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
+    let request_id = RequestId::new(request.headers().get(&X_REQUEST_ID));
     let method = request.method().clone();
-    request
-        .extensions_mut()
-        .insert(RequestId(request_id.clone()));
-    let span = tracing::info_span!("request", id = %request_id);
+    request.extensions_mut().insert(request_id.clone());
+    let span = match &request_id.client {
+        Some(client) => {
+            tracing::info_span!("request", id = %request_id.server, client_id = %client)
+        }
+        None => tracing::info_span!("request", id = %request_id.server),
+    };
 
     // The body limit holds for every route, including those that never read a body.
     let declared_length = request
@@ -120,17 +119,26 @@ async fn around_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     strip_untrusted_forwarding(&state, &mut request);
-    let mut response =
-        if declared_length.is_some_and(|length| length > REQUEST_BODY_BYTES_MAX as u64) {
-            // The body is not read, so the connection cannot be reused: say so.
-            let mut response = ApiError::payload_too_large().into_response();
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        } else {
-            next.run(request).instrument(span.clone()).await
-        };
+    let host_allowed = host::is_allowed(&state.config, request.uri().path(), request.headers());
+    let mut response = if !host_allowed {
+        // The name is not echoed: it is the client's text, and the operator's log line
+        // has the request id to find it by.
+        ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidHost,
+            "Invalid Host header: add the name to server.allowed_hosts to serve it.",
+        )
+        .into_response()
+    } else if declared_length.is_some_and(|length| length > REQUEST_BODY_BYTES_MAX as u64) {
+        // The body is not read, so the connection cannot be reused: say so.
+        let mut response = ApiError::payload_too_large().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    } else {
+        next.run(request).instrument(span.clone()).await
+    };
 
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -163,7 +171,7 @@ async fn around_request(
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(request_id.echoed()) {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
     let status = response.status().as_u16();
@@ -197,9 +205,43 @@ fn strip_untrusted_forwarding(state: &AppState, request: &mut Request) {
     }
 }
 
-/// The request's id, for handlers (audit rows) and error logs.
+/// The request's ids, for handlers (audit rows) and error logs.
+///
+/// The server always assigns its own id, which the log line and the audit row carry as
+/// `request_id`: a client cannot make two requests share one, or plant an id that points
+/// somewhere else. A client's own `X-Request-Id`, when short and printable, is kept beside it
+/// (`client_request_id`) so the client's tracing still correlates, and is echoed back.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+pub struct RequestId {
+    /// Assigned here: unique within and across runs.
+    pub server: String,
+    /// The client's `X-Request-Id`: 1 to `REQUEST_ID_CHARS_MAX` printable ASCII characters.
+    pub client: Option<String>,
+}
+
+impl RequestId {
+    /// A fresh server id, and the client's id if it is acceptable (otherwise it is dropped).
+    fn new(client_header: Option<&HeaderValue>) -> Self {
+        let client = client_header
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= REQUEST_ID_CHARS_MAX
+                    && v.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .map(str::to_owned);
+        Self {
+            server: new_request_id(),
+            client,
+        }
+    }
+
+    /// What the response's `X-Request-Id` says: the client's id when it sent one (the
+    /// contract's echo), the server's otherwise.
+    pub fn echoed(&self) -> &str {
+        self.client.as_deref().unwrap_or(&self.server)
+    }
+}
 
 /// A fresh request id: a random per-process prefix and a counter. Unique within and across
 /// runs, and costs no system call (a `getrandom` per request showed in profiles).

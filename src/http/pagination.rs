@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::config::PublicUrl;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::QueryPairs;
 use crate::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
@@ -53,8 +54,11 @@ impl PageRequest {
     }
 }
 
-/// Where the page links point: the request's host and the list's canonical (slash) path.
+/// Where the page links point: `server.public_url`, else the request's host (which
+/// `http::host` has checked against `server.allowed_hosts`), and the list's canonical (slash)
+/// path.
 pub struct PageLinks<'a> {
+    pub public_url: Option<&'a PublicUrl>,
     pub headers: &'a HeaderMap,
     pub path: &'a str,
     pub query: &'a QueryPairs,
@@ -80,6 +84,7 @@ where
         .await?;
     envelope(
         &PageLinks {
+            public_url: state.config.public_url.as_ref(),
             headers,
             path,
             query,
@@ -110,12 +115,6 @@ pub fn envelope<T: Serialize>(
 }
 
 fn link(links: &PageLinks<'_>, number: u32) -> String {
-    let host = links
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
     let mut pairs: Vec<(&str, String)> = links
         .query
         .0
@@ -125,6 +124,15 @@ fn link(links: &PageLinks<'_>, number: u32) -> String {
         .collect();
     pairs.push(("page", number.to_string()));
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if let Some(public_url) = links.public_url {
+        return format!("{}{}?{query}", public_url.base(), links.path);
+    }
+    let host = links
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
     // `X-Forwarded-Proto` reaches handlers only from a trusted proxy (the request layer strips
     // it otherwise), so behind a TLS proxy the links say https.
     let scheme = match links.headers.get("x-forwarded-proto").map(|v| v.as_bytes()) {

@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for AuthThrottle {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let ctx = RequestContext::from_request_parts(parts, state).await?;
         state.throttle.hit(
-            &format!("auth-ip:{}", ctx.client_ip),
+            &format!("auth-ip:{}", ctx.throttle_key()),
             state.config.throttle_auth_per_ip_per_minute,
         )?;
         Ok(AuthThrottle)

@@ -683,7 +683,7 @@ async fn every_audited_action_leaves_a_row_with_its_request_id_ip_and_outcome() 
         .await;
         let row = results(&rows)
             .iter()
-            .find(|row| row["request_id"] == request_id)
+            .find(|row| row["client_request_id"] == request_id)
             .unwrap_or_else(|| panic!("no {action} row for {request_id}: {rows}"));
         assert_eq!(
             keys(row),
@@ -691,6 +691,7 @@ async fn every_audited_action_leaves_a_row_with_its_request_id_ip_and_outcome() 
                 "action",
                 "actor_user_id",
                 "client_ip",
+                "client_request_id",
                 "created_at",
                 "details",
                 "hash",

@@ -20,7 +20,7 @@ pub struct AuditFilters {
 
 /// The audit columns after the id, for the staff list (`l` is `audit_log`).
 const LIST_COLUMNS: &str = "l.created_at, l.actor_user_id, l.client_ip, l.request_id, l.action,
-        l.object_type, l.object_id, l.outcome, l.details, l.prev_hash, l.hash";
+        l.object_type, l.object_id, l.outcome, l.details, l.prev_hash, l.hash, l.client_request_id";
 
 /// Audit rows up to this id are in the filter tables (migration V4).
 const INDEXED_THROUGH: &str = "(SELECT indexed_through FROM audit_index_state)";
@@ -175,6 +175,7 @@ pub fn list(
                 actor_user_id: canonical.actor_user_id,
                 client_ip: canonical.client_ip,
                 request_id: canonical.request_id,
+                client_request_id: canonical.client_request_id,
                 action: canonical.action,
                 object_type: canonical.object_type,
                 object_id: canonical.object_id,
@@ -221,6 +222,7 @@ mod tests {
             actor_user_id: Some(7),
             client_ip: "127.0.0.1".to_owned(),
             request_id: "r".to_owned(),
+            client_request_id: None,
         };
         let rows = AUDIT_ROWS_INDEXED_PER_CALL + 100;
         for n in 0..rows {

@@ -24,7 +24,10 @@ pub use filters::{AUDIT_ROWS_INDEXED_PER_CALL, AuditFilters, index_new_rows, lis
 pub struct AuditContext {
     pub actor_user_id: Option<i64>,
     pub client_ip: String,
+    /// The server's id of the request.
     pub request_id: String,
+    /// The client's own `X-Request-Id`, if it sent one (recorded apart from the server's).
+    pub client_request_id: Option<String>,
 }
 
 impl AuditContext {
@@ -70,6 +73,7 @@ pub struct AuditRow {
     pub actor_user_id: Option<i64>,
     pub client_ip: String,
     pub request_id: String,
+    pub client_request_id: Option<String>,
     pub action: String,
     pub object_type: Option<String>,
     pub object_id: Option<i64>,
@@ -86,6 +90,36 @@ pub fn record(
     context: &AuditContext,
     event: &AuditEvent<'_>,
 ) -> Result<i64, ApiError> {
+    let (row, prev_hash, hash) = next_row(conn, context, event)?;
+    conn.prepare_cached(
+        "INSERT INTO audit_log (id, created_at, actor_user_id, client_ip, request_id, action,
+             object_type, object_id, outcome, details, prev_hash, hash, client_request_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        row.id,
+        row.created_at,
+        row.actor_user_id,
+        row.client_ip,
+        row.request_id,
+        row.action,
+        row.object_type,
+        row.object_id,
+        row.outcome,
+        row.details,
+        prev_hash,
+        hash.as_slice(),
+        row.client_request_id,
+    ])?;
+    Ok(row.id)
+}
+
+/// The row `record` appends next, the hash it links to and its own hash.
+fn next_row(
+    conn: &Connection,
+    context: &AuditContext,
+    event: &AuditEvent<'_>,
+) -> Result<(CanonicalRow, Vec<u8>, [u8; 32]), ApiError> {
     let last: Option<(i64, Vec<u8>)> = conn
         .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -105,28 +139,48 @@ pub fn record(
         object_id: event.object.map(|(_, id)| id),
         outcome: event.outcome.as_str().to_owned(),
         details: event.details.to_string(),
+        client_request_id: context.client_request_id.clone(),
     };
     let hash = chain_hash(&prev_hash, &row);
-    conn.prepare_cached(
+    Ok((row, prev_hash, hash))
+}
+
+/// Appends a row as bankd did before migration V5 (no `client_request_id` column), for the
+/// upgrade tests: such rows must still verify after the upgrade.
+#[cfg(test)]
+pub(crate) fn record_before_v5(
+    conn: &Connection,
+    context: &AuditContext,
+    event: &AuditEvent<'_>,
+) -> Result<i64, ApiError> {
+    let (row, prev_hash, hash) = next_row(
+        conn,
+        &AuditContext {
+            client_request_id: None,
+            ..context.clone()
+        },
+        event,
+    )?;
+    conn.execute(
         "INSERT INTO audit_log (id, created_at, actor_user_id, client_ip, request_id, action,
              object_type, object_id, outcome, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        row.id,
-        row.created_at,
-        row.actor_user_id,
-        row.client_ip,
-        row.request_id,
-        row.action,
-        row.object_type,
-        row.object_id,
-        row.outcome,
-        row.details,
-        prev_hash,
-        hash.as_slice()
-    ])?;
-    Ok(id)
+        params![
+            row.id,
+            row.created_at,
+            row.actor_user_id,
+            row.client_ip,
+            row.request_id,
+            row.action,
+            row.object_type,
+            row.object_id,
+            row.outcome,
+            row.details,
+            prev_hash,
+            hash.as_slice(),
+        ],
+    )?;
+    Ok(row.id)
 }
 
 /// Every column but the hashes, in order: what a row's hash covers.
@@ -142,6 +196,9 @@ struct CanonicalRow {
     outcome: String,
     /// The details exactly as stored (JSON text).
     details: String,
+    /// Migration V5's column. Rows without it encode exactly as rows written before it
+    /// existed, so older chains still verify; rows with it cover it in their hash.
+    client_request_id: Option<String>,
 }
 
 impl CanonicalRow {
@@ -157,12 +214,14 @@ impl CanonicalRow {
             object_id: row.get(7)?,
             outcome: row.get(8)?,
             details: row.get(9)?,
+            // After prev_hash (10) and hash (11): see `SELECT_CHAIN`.
+            client_request_id: row.get(12)?,
         })
     }
 
     /// A JSON array of the columns: unambiguous (strings are quoted and escaped) and stable.
     fn encode(&self) -> String {
-        json!([
+        let mut columns = json!([
             self.id,
             self.created_at,
             self.actor_user_id,
@@ -173,8 +232,13 @@ impl CanonicalRow {
             self.object_id,
             self.outcome,
             self.details
-        ])
-        .to_string()
+        ]);
+        if let (Some(client_request_id), Value::Array(columns)) =
+            (&self.client_request_id, &mut columns)
+        {
+            columns.push(Value::String(client_request_id.clone()));
+        }
+        columns.to_string()
     }
 }
 
@@ -187,7 +251,7 @@ fn chain_hash(prev_hash: &[u8], row: &CanonicalRow) -> [u8; 32] {
 }
 
 const SELECT_CHAIN: &str = "SELECT id, created_at, actor_user_id, client_ip, request_id, action,
-        object_type, object_id, outcome, details, prev_hash, hash FROM audit_log";
+        object_type, object_id, outcome, details, prev_hash, hash, client_request_id FROM audit_log";
 
 /// The chain's last row, which an operator can record outside the database (e.g. with each
 /// backup) and later pass to `verify_chain`: a chain alone cannot show that rows were cut off

@@ -7,9 +7,11 @@
 //! * `QueryPairs` — the query string as ordered pairs, for filters and pagination links.
 
 mod auth;
+mod client_ip;
 mod multipart;
 
 pub use auth::{AuthUser, StaffUser};
+pub use client_ip::{client_ip, parse_forwarded_entry, throttle_key};
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,7 +21,6 @@ use axum::http::{StatusCode, header, request::Parts};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
-use crate::config::IpNet;
 use crate::db::audit::AuditContext;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
@@ -29,7 +30,10 @@ use crate::limits::REQUEST_BODY_BYTES_MAX;
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub client_ip: IpAddr,
+    /// The server's id of this request.
     pub request_id: String,
+    /// The client's own `X-Request-Id`, if it sent an acceptable one.
+    pub client_request_id: Option<String>,
 }
 
 impl RequestContext {
@@ -39,6 +43,7 @@ impl RequestContext {
             actor_user_id: None,
             client_ip: self.client_ip.to_string(),
             request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
         }
     }
 
@@ -46,16 +51,21 @@ impl RequestContext {
     pub fn audit_as(&self, user: &AuthUser) -> AuditContext {
         self.audit().with_actor(user.user_id)
     }
+
+    /// The key this client is throttled by (its IPv4 address or IPv6 /64).
+    pub fn throttle_key(&self) -> String {
+        throttle_key(self.client_ip)
+    }
 }
 
 impl FromRequestParts<AppState> for RequestContext {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let request_id = parts
+        let (request_id, client_request_id) = parts
             .extensions
             .get::<RequestId>()
-            .map(|r| r.0.clone())
+            .map(|ids| (ids.server.clone(), ids.client.clone()))
             .unwrap_or_default();
         let peer = parts
             .extensions
@@ -65,30 +75,9 @@ impl FromRequestParts<AppState> for RequestContext {
         Ok(Self {
             client_ip,
             request_id,
+            client_request_id,
         })
     }
-}
-
-/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
-/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Without trusted
-/// proxies the header is ignored, so a client cannot choose its own address.
-pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|item| item.trim().parse().ok())
-        .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !is_trusted(*ip))
-        .unwrap_or(peer)
 }
 
 /// A positive integer id from the path.

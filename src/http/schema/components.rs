@@ -6,14 +6,14 @@ fn money(description: &str) -> Value {
     json!({ "type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$", "description": description, "example": "600.25" })
 }
 
-/// An amount in a request: a decimal string or a JSON number, > 0, at most 2 decimals.
+/// An amount in a request. Declared as a decimal string, the form every client can send
+/// exactly; a JSON number is also accepted (and read exactly), but declaring it would make
+/// generators type the field as a float, which money never is.
 fn amount_input() -> Value {
     json!({
-        "oneOf": [
-            { "type": "string", "pattern": "^[0-9]{1,10}(\\.[0-9]{1,2})?$" },
-            { "type": "number", "minimum": 0.01, "maximum": 9999999999.99 }
-        ],
-        "description": "Exact decimal (a JSON number is read exactly, never as a float): > 0, at most 2 decimal places, at most 12 digits.",
+        "type": "string",
+        "pattern": "^[0-9]{1,10}(\\.[0-9]{1,2})?$",
+        "description": "Exact decimal string: > 0, at most 2 decimal places, at most 12 digits. A JSON number is also accepted and read exactly, never as a float.",
         "example": "500.25"
     })
 }
@@ -38,8 +38,28 @@ fn choice(values: &[&str]) -> Value {
     json!({ "type": "string", "enum": values })
 }
 
+/// A nullable enum, in drf-spectacular's shape: `oneOf` the enum and `NullEnum` (whose only
+/// value is `null`). OpenAPI 3.0 says `nullable` does not widen an `enum`, so `null` must be
+/// listed; listing it inside the enum itself makes openapi-python-client emit three copies of
+/// the enum class, while this shape gives `Gender | None`.
+fn nullable_enum(name: &str) -> Value {
+    json!({
+        "nullable": true,
+        "oneOf": [
+            { "$ref": format!("#/components/schemas/{name}") },
+            { "$ref": "#/components/schemas/NullEnum" }
+        ]
+    })
+}
+
+/// An object schema. `required` is left out when empty: OpenAPI 3.0 requires a non-empty
+/// list when present.
 fn object(required: &[&str], properties: Value) -> Value {
-    json!({ "type": "object", "required": required, "properties": properties })
+    if required.is_empty() {
+        json!({ "type": "object", "properties": properties })
+    } else {
+        json!({ "type": "object", "required": required, "properties": properties })
+    }
 }
 
 /// A page of `item` in DRF's envelope.
@@ -55,18 +75,38 @@ pub fn page_of(item: &str) -> Value {
     )
 }
 
+/// Every component schema, by name.
 pub fn schemas() -> Value {
-    let transaction_types = ["deposit", "withdrawal", "transfer_out", "transfer_in"];
+    // Two halves only because one `json!` this size passes the macro recursion limit.
+    let Value::Object(mut all) = people() else {
+        unreachable!("a json! object literal")
+    };
+    if let Value::Object(ledger) = ledger() {
+        all.extend(ledger);
+    }
+    Value::Object(all)
+}
+
+/// Errors, credentials and customers.
+fn people() -> Value {
     json!({
-        "Error": object(&["detail", "code"], json!({
-            "detail": { "type": "string" },
-            "code": { "type": "string", "example": "insufficient_funds" }
-        })),
+        "Error": {
+            "type": "object",
+            "description": "Every error that is not field validation. `code` is required, which is what tells it apart from FieldErrors.",
+            "required": ["detail", "code"],
+            "properties": {
+                "detail": { "type": "string", "description": "For people; may change." },
+                "code": { "type": "string", "description": "For programs: a stable snake_case code (docs/API.md lists them all).", "example": "insufficient_funds" }
+            }
+        },
         "FieldErrors": {
             "type": "object",
-            "description": "DRF validation errors: each field (or non_field_errors) with its messages.",
+            "description": "DRF validation errors (400 only): each field (or non_field_errors) with its messages. Never has a string `code`.",
             "additionalProperties": { "type": "array", "items": { "type": "string" } }
         },
+        "Gender": { "type": "string", "enum": ["M", "F", "O"], "description": "M, F or O (other)." },
+        "NullEnum": { "enum": [null] },
+        "OpenApiDocument": { "type": "object", "description": "An OpenAPI 3.0 document (this one)." },
         "Health": object(&["status"], json!({ "status": { "type": "string" } })),
         "Register": object(&["username", "password", "full_name", "email"], json!({
             "username": { "type": "string", "maxLength": 150, "pattern": "^[A-Za-z0-9@.+_-]+$" },
@@ -76,7 +116,7 @@ pub fn schemas() -> Value {
             "email": { "type": "string", "format": "email" },
             "phone_number": { "type": "string", "maxLength": 32, "nullable": true },
             "date_of_birth": date(true),
-            "gender": { "type": "string", "enum": ["M", "F", "O"], "nullable": true }
+            "gender": nullable_enum("Gender")
         })),
         "Registered": object(&["username", "email"], json!({ "username": string(false), "email": string(false) })),
         "Credentials": object(&["username", "password"], json!({ "username": string(false), "password": { "type": "string", "format": "password" } })),
@@ -87,14 +127,21 @@ pub fn schemas() -> Value {
         "Customer": object(&["id", "username", "full_name", "email", "phone_number", "date_of_birth", "gender", "created_at", "updated_at"], json!({
             "id": integer(false), "username": string(false), "full_name": string(false), "email": string(false),
             "phone_number": string(true), "date_of_birth": date(true),
-            "gender": { "type": "string", "enum": ["M", "F", "O"], "nullable": true },
+            "gender": nullable_enum("Gender"),
             "created_at": time(), "updated_at": time()
         })),
         "CustomerInput": object(&["full_name", "email"], json!({
             "full_name": { "type": "string", "maxLength": 200 }, "email": { "type": "string", "format": "email" },
             "phone_number": { "type": "string", "maxLength": 32, "nullable": true }, "date_of_birth": date(true),
-            "gender": { "type": "string", "enum": ["M", "F", "O"], "nullable": true }
-        })),
+            "gender": nullable_enum("Gender")
+        }))
+    })
+}
+
+/// Accounts, money, cards, statements, audit and the pages of each.
+fn ledger() -> Value {
+    let transaction_types = ["deposit", "withdrawal", "transfer_out", "transfer_in"];
+    json!({
         "Account": object(&["id", "account_number", "account_type", "nickname", "balance", "status", "customer", "created_at", "updated_at"], json!({
             "id": integer(false),
             "account_number": { "type": "string", "pattern": "^ACC-[0-9]{9}$" },
@@ -164,9 +211,9 @@ pub fn schemas() -> Value {
             "transactions": { "type": "array", "items": { "$ref": "#/components/schemas/Transaction" }, "description": "Detail view only, oldest first." },
             "generated_at": time()
         })),
-        "AuditRow": object(&["id", "created_at", "actor_user_id", "client_ip", "request_id", "action", "object_type", "object_id", "outcome", "details", "hash"], json!({
+        "AuditRow": object(&["id", "created_at", "actor_user_id", "client_ip", "request_id", "client_request_id", "action", "object_type", "object_id", "outcome", "details", "hash"], json!({
             "id": integer(false), "created_at": time(), "actor_user_id": integer(true), "client_ip": string(false),
-            "request_id": string(false), "action": string(false), "object_type": string(true), "object_id": integer(true),
+            "request_id": string(false), "client_request_id": string(true), "action": string(false), "object_type": string(true), "object_id": integer(true),
             "outcome": choice(&["success", "failure", "denied"]), "details": { "type": "object" },
             "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
         })),

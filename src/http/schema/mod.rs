@@ -8,6 +8,8 @@
 
 mod components;
 mod operations;
+mod parameters;
+mod render;
 
 use std::sync::LazyLock;
 
@@ -18,6 +20,8 @@ use serde_json::{Map, Value, json};
 use crate::app::AppState;
 
 pub use operations::{Auth, OPERATIONS, Operation};
+pub use parameters::query_schema;
+pub use render::{error_statuses, operation_id, tag};
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
 
@@ -43,17 +47,33 @@ fn build() -> Value {
         if let Value::Object(item) = item {
             item.insert(
                 operation.method.to_ascii_lowercase(),
-                operations::render(operation),
+                render::render(operation),
             );
         }
     }
+    // Declared in table order, so the generated docs group resources as the table does.
+    let mut tags: Vec<String> = Vec::new();
+    for operation in OPERATIONS {
+        let tag = render::tag(operation);
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    let tags: Vec<Value> = tags
+        .into_iter()
+        .map(|tag| match render::tag_description(&tag) {
+            Some(description) => json!({ "name": tag, "description": description }),
+            None => json!({ "name": tag }),
+        })
+        .collect();
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "bankd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A bank's REST API in the wire format of Django REST Framework: token auth, trailing-slash URLs, DRF error bodies, page-number pagination, money as two-decimal strings. Every route is also served without its trailing slash."
+            "description": "A bank's REST API in the wire format of Django REST Framework: token auth, trailing-slash URLs, DRF error bodies, page-number pagination, money as two-decimal strings. Every route is also served without its trailing slash. Request bodies are documented as JSON; every one is also accepted as application/x-www-form-urlencoded or multipart/form-data with the same fields. An error body is either {\"detail\", \"code\"} (`Error`: a business rule, authentication, throttling…) or, on a 400 only, field errors (`FieldErrors`: each field with its messages); `code` tells them apart."
         },
+        "tags": tags,
         "paths": paths,
         "components": {
             "securitySchemes": {

@@ -1,6 +1,9 @@
 //! Every route the API serves, with its auth, body, success answer and error answers.
-
-use serde_json::{Map, Value, json};
+//!
+//! A row names only what is particular to its route; what follows from the route's shape (its
+//! tag and operationId, the 401/403/404/413/415/503 every route of that shape can answer, the
+//! types of well-known query parameters) is derived in `render.rs`, so a new route is one line
+//! and cannot forget them.
 
 /// Who may call an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,8 +27,12 @@ pub struct Operation {
     pub success: (u16, Option<&'static str>),
     /// Error statuses beyond those every authenticated route has (401, and 404 with `{id}`).
     pub errors: &'static [u16],
-    /// Query parameters: name and description.
+    /// Query parameters: name and description. Each name's type is declared once, in
+    /// `parameters.rs`, so a row stays one line.
     pub query: &'static [(&'static str, &'static str)],
+    /// Media types the success answer may take besides JSON (`text/csv`, `text/plain`), each
+    /// declared with a string body so that generated clients hand back the raw text.
+    pub media: &'static [&'static str],
 }
 
 const PAGE: [(&str, &str); 2] = [
@@ -51,6 +58,7 @@ const fn op(
         success: (200, None),
         errors: &[],
         query: &[],
+        media: &[],
     }
 }
 
@@ -74,6 +82,11 @@ const fn query(
     operation
 }
 
+const fn media(mut operation: Operation, media: &'static [&'static str]) -> Operation {
+    operation.media = media;
+    operation
+}
+
 use Auth::{Public, Staff, User};
 
 // One line per route reads as a table; rustfmt would spread each over ten lines.
@@ -81,8 +94,8 @@ use Auth::{Public, Staff, User};
 pub const OPERATIONS: &[Operation] = &[
     with(op("GET", "/healthz", "Liveness", Public), None, (200, Some("Health")), &[]),
     with(op("GET", "/readyz", "Readiness: the database answers and migrations are current", Public), None, (200, Some("Health")), &[503]),
-    op("GET", "/metrics", "Prometheus metrics (text/plain)", Public),
-    op("GET", "/api/schema/", "This OpenAPI document", Public),
+    media(op("GET", "/metrics", "Prometheus metrics (text/plain)", Public), &["text/plain"]),
+    with(op("GET", "/api/schema/", "This OpenAPI document", Public), None, (200, Some("OpenApiDocument")), &[]),
     with(op("POST", "/api/register/", "Create a user and its customer profile", Public), Some("Register"), (201, Some("Registered")), &[400, 413, 415, 429]),
     with(op("POST", "/api/get-token/", "Trade credentials for an opaque token", Public), Some("Credentials"), (200, Some("Token")), &[400, 413, 415, 429]),
     with(op("POST", "/api/logout/", "Revoke the presented token", User), None, (204, None), &[]),
@@ -113,7 +126,7 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("PATCH", "/api/cards/{id}/", "Freeze / unfreeze, change a credit card's limit", User), Some("CardPatch"), (200, Some("Card")), &[400, 413, 415]),
     with(op("DELETE", "/api/cards/{id}/", "Cancel the card (final)", User), None, (204, None), &[]),
     query(with(op("GET", "/api/statements/", "The caller's statements (without transactions)", User), None, (200, Some("StatementPage")), &[]), &PAGE),
-    query(with(op("GET", "/api/statements/{id}/", "One statement with its transactions, oldest first", User), None, (200, Some("Statement")), &[]), &[("format", "json (default) | csv (text/csv download)")]),
+    media(query(with(op("GET", "/api/statements/{id}/", "One statement with its transactions, oldest first", User), None, (200, Some("Statement")), &[]), &[("format", "json (default) | csv (text/csv download)")]), &["text/csv"]),
     query(with(op("GET", "/api/admin/customers/", "Staff: every customer", Staff), None, (200, Some("CustomerPage")), &[400, 403]), &[("user", "User id"), ("username", "Exact username"), PAGE[0], PAGE[1]]),
     query(with(op("GET", "/api/admin/accounts/", "Staff: every account", Staff), None, (200, Some("AccountPage")), &[400, 403]), &[("customer", "Customer id"), ("user", "User id"), ("status", "active | frozen | closed"), ("account_number", "ACC-…"), PAGE[0], PAGE[1]]),
     query(with(op("GET", "/api/admin/transactions/", "Staff: every transaction, newest first", Staff), None, (200, Some("TransactionPage")), &[400, 403]), &[("account", "Account id"), ("user", "Owner's user id"), ("transaction_type", "Kind"), ("date_from", "YYYY-MM-DD"), ("date_to", "YYYY-MM-DD"), PAGE[0], PAGE[1]]),
@@ -121,102 +134,3 @@ pub const OPERATIONS: &[Operation] = &[
     with(op("POST", "/api/admin/accounts/{id}/freeze/", "Staff: freeze an account (every movement refused)", Staff), None, (200, Some("Account")), &[400, 403]),
     with(op("POST", "/api/admin/accounts/{id}/unfreeze/", "Staff: unfreeze an account", Staff), None, (200, Some("Account")), &[400, 403]),
 ];
-
-fn schema_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-fn json_content(schema: Value) -> Value {
-    json!({ "application/json": { "schema": schema } })
-}
-
-fn error_response(status: u16) -> Value {
-    let (description, schema) = match status {
-        400 => (
-            "Validation (field errors) or a business rule (detail and code)",
-            json!({ "oneOf": [schema_ref("FieldErrors"), schema_ref("Error")] }),
-        ),
-        401 => (
-            "Missing, invalid or expired credentials",
-            schema_ref("Error"),
-        ),
-        403 => ("Not staff", schema_ref("Error")),
-        404 => ("Not found, or not yours", schema_ref("Error")),
-        409 => (
-            "The same Idempotency-Key is still in flight",
-            schema_ref("Error"),
-        ),
-        413 => ("Body over 64 KiB", schema_ref("Error")),
-        415 => (
-            "Body is neither JSON nor a (multipart) form",
-            schema_ref("Error"),
-        ),
-        422 => (
-            "Idempotency-Key reused with a different request",
-            schema_ref("Error"),
-        ),
-        429 => ("Throttled; see Retry-After", schema_ref("Error")),
-        503 => ("Busy; retry after Retry-After", schema_ref("Error")),
-        _ => ("Error", schema_ref("Error")),
-    };
-    json!({ "description": description, "content": json_content(schema) })
-}
-
-/// One operation as an OpenAPI operation object.
-pub fn render(operation: &Operation) -> Value {
-    let mut responses = Map::new();
-    let (status, body) = operation.success;
-    let success = match body {
-        Some(name) => {
-            json!({ "description": "Success", "content": json_content(schema_ref(name)) })
-        }
-        None => json!({ "description": "Success" }),
-    };
-    responses.insert(status.to_string(), success);
-    let mut statuses: Vec<u16> = operation.errors.to_vec();
-    if operation.auth != Auth::Public {
-        statuses.push(401);
-    }
-    // An id that is not the caller's, or a page past the end of a list, is a 404.
-    if operation.path.contains("{id}") || operation.query.iter().any(|(name, _)| *name == "page") {
-        statuses.push(404);
-    }
-    for status in statuses {
-        responses.insert(status.to_string(), error_response(status));
-    }
-    let mut parameters: Vec<Value> = Vec::new();
-    if operation.path.contains("{id}") {
-        parameters.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }));
-    }
-    for (name, description) in operation.query {
-        parameters.push(json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } }));
-    }
-    if operation.errors.contains(&409) {
-        parameters.push(json!({
-            "name": "Idempotency-Key", "in": "header", "required": false,
-            "description": "1–255 printable ASCII characters; a retry with the same key and body is answered from the first attempt (header Idempotent-Replayed: true) without moving money again. Kept 24 hours, per user.",
-            "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
-        }));
-    }
-    let mut rendered = json!({
-        "summary": operation.summary,
-        "operationId": format!("{}_{}", operation.method.to_ascii_lowercase(), operation.path.trim_matches('/').replace(['/', '{', '}', '-'], "_")),
-        "parameters": parameters,
-        "responses": responses,
-    });
-    if let Some(body) = operation.body {
-        rendered["requestBody"] = json!({
-            "required": true,
-            "content": {
-                "application/json": { "schema": schema_ref(body) },
-                "application/x-www-form-urlencoded": { "schema": schema_ref(body) },
-                "multipart/form-data": { "schema": schema_ref(body) }
-            }
-        });
-    }
-    rendered["security"] = match operation.auth {
-        Auth::Public => json!([]),
-        Auth::User | Auth::Staff => json!([{ "tokenAuth": [] }, { "bearerAuth": [] }]),
-    };
-    rendered
-}
