@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -183,8 +184,25 @@ impl App {
             state.db.clone(),
             state.auth_cache.clone(),
         ));
-        let router = crate::http::router(state.clone()).layer(cors_layer(&state.config));
-        let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+        let router = crate::http::router(state.clone());
+        let with_cors = router.clone().layer(cors_layer(&state.config));
+        // tower-http's CorsLayer answers *every* `OPTIONS` itself, with an empty `200`, which
+        // hid DRF's metadata answer. Only a real preflight (`Origin` and
+        // `Access-Control-Request-Method`) goes to it now; any other `OPTIONS` reaches the
+        // router, and every other method passes through the CORS layer as before.
+        let routed = tower::service_fn(move |request: Request| {
+            let headers = request.headers();
+            let plain_options = request.method() == Method::OPTIONS
+                && !(headers.contains_key(header::ORIGIN)
+                    && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD));
+            let target = if plain_options {
+                router.clone()
+            } else {
+                with_cors.clone()
+            };
+            tower::ServiceExt::oneshot(target, request)
+        });
+        let service = NormalizePathLayer::trim_trailing_slash().layer(routed);
         crate::server::serve(
             listener,
             service,

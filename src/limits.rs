@@ -71,3 +71,10 @@ const _: () = assert!(AMOUNT_CENTS_MAX == 10_i64.pow(AMOUNT_DIGITS_MAX) - 1);
 const _: () = assert!(BALANCE_CENTS_MAX.checked_add(AMOUNT_CENTS_MAX).is_some());
 const _: () = assert!(WRITE_BATCH_JOBS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(TOKEN_BYTES * 8 >= 160);
+
+/// Terms in a `?search=` (DRF's `SearchFilter`); each term is one more `LIKE` per row scanned.
+pub const SEARCH_TERMS_MAX: usize = 10;
+/// Matching transactions a `?ordering=` outside the ledger's clustered order (`amount`,
+/// `transaction_type`) may sort. Such an ordering reads and sorts every matching row, so past
+/// this the client is asked to narrow the list with filters first.
+pub const ORDERING_SORT_ROWS_MAX: u64 = 100_000;

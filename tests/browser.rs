@@ -537,6 +537,33 @@ async fn the_balance_chart_draws_ten_thousand_points_and_one_point() {
     browser.screenshot_full("chart-10000-and-1").await;
 }
 
+/// Issue #12: a browser opening an `/api/` route gets the browsable API page, which fetches the
+/// route as JSON with the console's token and shows it, pagination links included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_opening_an_api_route_sees_its_json_fetched_with_the_console_token() {
+    let _one_at_a_time = BROWSER_LOCK.lock().await;
+    let Some(browser) = Browser::launch("browsable-api").await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let token = app.register_and_log_in("browsy").await;
+    for nickname in ["Browsable one", "Browsable two"] {
+        app.post(&token, "/api/accounts/", json!({ "nickname": nickname }))
+            .await;
+    }
+    browser.log_in_with(&app, &token, "browsy").await;
+
+    browser
+        .goto(&format!("{}/api/accounts/?page_size=1", app.url))
+        .await;
+    browser.wait_text("#route-status", "200").await;
+    browser.wait_text("#route-body", "Browsable one").await;
+    browser.screenshot("browsable-api").await;
+    // The `next` link stays in the browsable API.
+    browser.click("#route-body a").await;
+    browser.wait_text("#route-body", "Browsable two").await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The app
 

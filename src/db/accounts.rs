@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use crate::db::transactions::{OrderTerm, order_by_sql};
 use crate::db::{customers, is_unique_violation};
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::{ApiError, ErrorCode};
@@ -82,11 +83,23 @@ pub fn find_by_number(
         .optional()?)
 }
 
-/// One page of the user's accounts, oldest first, and how many there are in all.
+/// The fields an account list may be ordered by (`?ordering=`), with their columns.
+pub const ORDERING_FIELDS: &[(&str, &str)] = &[
+    ("created_at", "a.created_at"),
+    ("balance", "a.balance_cents"),
+    ("id", "a.id"),
+    ("account_number", "a.account_number"),
+    ("nickname", "a.nickname"),
+];
+
+/// One page of the user's accounts, oldest first unless `ordering` says otherwise, and how
+/// many there are in all. A customer's accounts are few (at most `max_accounts_per_customer`
+/// open), so any order is a small sort.
 pub fn list_for_user(
     conn: &Connection,
     user_id: i64,
     filter: StatusFilter,
+    ordering: &[OrderTerm],
     limit: u32,
     offset: u64,
 ) -> Result<(u64, Vec<Account>), ApiError> {
@@ -105,9 +118,10 @@ pub fn list_for_user(
             row.get(0)
         })?;
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let order_by = order_by_sql(ordering, "a.id");
     let accounts = conn
         .prepare_cached(&format!(
-            "{SELECT_ACCOUNT} WHERE a.customer_id = ?1 AND a.status IN (?2, ?3) ORDER BY a.id LIMIT ?4 OFFSET ?5"
+            "{SELECT_ACCOUNT} WHERE a.customer_id = ?1 AND a.status IN (?2, ?3) ORDER BY {order_by} LIMIT ?4 OFFSET ?5"
         ))?
         .query_map(params![customer_id, statuses[0], statuses[1], limit, offset], from_row)?
         .collect::<Result<Vec<_>, _>>()?;

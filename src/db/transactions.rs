@@ -2,7 +2,9 @@
 //!
 //! The ledger table is clustered by `(account_id, created_at, id)` (migration V3): one
 //! account's postings are one range of the table itself, date filters narrow that range, and
-//! newest-first needs no sort. Type and amount filters are checked on the rows of the range.
+//! newest-first needs no sort. Type, amount and search filters are checked on the rows of the
+//! range. `?ordering=` by date or id keeps that order (either direction); by amount or type it
+//! reads and sorts every matching row, so it is refused past `ORDERING_SORT_ROWS_MAX` rows.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use serde::Serialize;
@@ -10,6 +12,7 @@ use serde::Serialize;
 use crate::db::customers;
 use crate::domain::TransactionType;
 use crate::error::ApiError;
+use crate::limits::ORDERING_SORT_ROWS_MAX;
 
 /// A ledger row as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -39,11 +42,76 @@ pub struct Filters {
     pub created_before: Option<String>,
     pub min_amount_cents: Option<i64>,
     pub max_amount_cents: Option<i64>,
+    /// `?search=` terms; each must occur in the description (ASCII case-insensitive).
+    pub search: Vec<String>,
+    /// `?ordering=` terms over `ORDERING_FIELDS`; empty means newest first.
+    pub ordering: Vec<OrderTerm>,
+}
+
+/// One `ORDER BY` term. The column is text from a whitelist (`ORDERING_FIELDS`), never from
+/// the client, so it may be written into SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTerm {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+/// The fields a transaction list may be ordered by, as result column numbers of
+/// `SELECT_TRANSACTION` (numbers, because the merged list is a compound `SELECT`).
+pub const ORDERING_FIELDS: &[(&str, &str)] = &[
+    ("created_at", "10"),
+    ("id", "1"),
+    ("amount", "5"),
+    ("transaction_type", "4"),
+];
+
+/// `ORDER BY` text: the terms, then `id_column` in the first term's direction so that rows
+/// that tie never swap between pages.
+pub fn order_by_sql(terms: &[OrderTerm], id_column: &str) -> String {
+    let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
+    let mut sql: Vec<String> = terms
+        .iter()
+        .map(|term| format!("{} {}", term.column, direction(term.descending)))
+        .collect();
+    if !terms.iter().any(|term| term.column == id_column) {
+        let descending = terms.first().is_some_and(|term| term.descending);
+        sql.push(format!("{id_column} {}", direction(descending)));
+    }
+    sql.join(", ")
+}
+
+/// `%term%` for `LIKE … ESCAPE '\'`, with the term's own wildcards taken literally.
+fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for character in term.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
 }
 
 impl Filters {
+    /// The order asked for, when it is the ledger's own `(created_at, id)` order in one
+    /// direction: `Some(descending)`. Ids follow `created_at` (one writer stamps both in commit
+    /// order), so ordering by `id` is the same order.
+    fn clustered_direction(&self) -> Option<bool> {
+        let Some(first) = self.ordering.first() else {
+            return Some(true);
+        };
+        let clustered = self
+            .ordering
+            .iter()
+            .all(|term| matches!(term.column, "10" | "1") && term.descending == first.descending);
+        clustered.then_some(first.descending)
+    }
+
     fn only_by_owner_or_account(&self) -> bool {
-        self.transaction_type.is_none()
+        self.search.is_empty()
+            && self.transaction_type.is_none()
             && self.created_from.is_none()
             && self.created_before.is_none()
             && self.min_amount_cents.is_none()
@@ -114,6 +182,11 @@ pub fn list_for_user(
         conditions.push("t.amount_cents <= ?");
         values.push(Box::new(max));
     }
+    let patterns: Vec<String> = filters.search.iter().map(|t| contains_pattern(t)).collect();
+    for pattern in patterns {
+        conditions.push("t.description LIKE ? ESCAPE '\\'");
+        values.push(Box::new(pattern));
+    }
     let filter_sql: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
     let filter_params: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
 
@@ -149,6 +222,24 @@ pub fn list_for_user(
         total
     };
 
+    if offset >= count.unsigned_abs() {
+        // Past the end: the caller answers "Invalid page." without reading a row.
+        return Ok((count.unsigned_abs(), Vec::new()));
+    }
+    let order_by = match filters.clustered_direction() {
+        Some(true) => "10 DESC, 1 DESC".to_owned(),
+        Some(false) => "10 ASC, 1 ASC".to_owned(),
+        None if count.unsigned_abs() > ORDERING_SORT_ROWS_MAX => {
+            return Err(ApiError::field(
+                "ordering",
+                format!(
+                    "Ordering by amount or transaction_type sorts every matching transaction: \
+                     narrow the list to at most {ORDERING_SORT_ROWS_MAX} with filters first."
+                ),
+            ));
+        }
+        None => order_by_sql(&filters.ordering, "1"),
+    };
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let mut page_params: Vec<&dyn ToSql> = Vec::new();
     let sql = if accounts.len() <= MERGED_ACCOUNTS_MAX {
@@ -160,9 +251,9 @@ pub fn list_for_user(
                 format!("{SELECT_TRANSACTION} WHERE t.account_id = ?{filter_sql}")
             })
             .collect();
-        // Columns 10 and 1 are created_at and id.
+        // Columns 10 and 1 are created_at and id; in that order SQLite merges the arms.
         format!(
-            "{} ORDER BY 10 DESC, 1 DESC LIMIT ? OFFSET ?",
+            "{} ORDER BY {order_by} LIMIT ? OFFSET ?",
             arms.join(" UNION ALL ")
         )
     } else {
@@ -170,7 +261,7 @@ pub fn list_for_user(
         page_params.extend_from_slice(&filter_params);
         format!(
             "{SELECT_TRANSACTION} WHERE t.account_id IN (SELECT id FROM accounts WHERE customer_id = ?){filter_sql}
-             ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?"
+             ORDER BY {order_by} LIMIT ? OFFSET ?"
         )
     };
     page_params.push(&limit);

@@ -1,4 +1,5 @@
-//! Accounts (contract §4): open, list, rename, close. Money movement is in `movements.rs`.
+//! Accounts (contract §4): open, list (with DRF's `?ordering=`), rename, close. Money movement
+//! is in `movements.rs`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::{Fields, invalid_choice, max_chars};
 use crate::http::pagination::page_response;
+use crate::http::query_filters::QueryFilters;
 use crate::limits::NICKNAME_CHARS_MAX;
 
 pub fn router() -> Router<AppState> {
@@ -38,13 +40,14 @@ async fn list(
                 .ok_or_else(|| ApiError::field("status", invalid_choice(text)))?,
         ),
     };
+    let ordering = QueryFilters::new(&query).ordering(accounts::ORDERING_FIELDS);
     page_response(
         &state,
         &headers,
         &query,
         "/api/accounts/",
         move |conn, limit, offset| {
-            accounts::list_for_user(conn, user.user_id, filter, limit, offset)
+            accounts::list_for_user(conn, user.user_id, filter, &ordering, limit, offset)
         },
     )
     .await

@@ -88,7 +88,9 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
 }
 
-fn serve(path: &str, request_headers: &HeaderMap) -> Response {
+/// One embedded file with its content type, `ETag` and the console's CSP (also used for the
+/// browsable API page, `explorer.rs`).
+pub(crate) fn serve(path: &str, request_headers: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
         return ApiError::not_found().into_response();
     };

@@ -12,6 +12,7 @@ pub mod compression;
 pub mod console;
 pub mod customers;
 pub mod deadline;
+pub mod explorer;
 pub mod extract;
 pub mod form;
 pub mod health;
@@ -19,6 +20,7 @@ pub mod host;
 pub mod idempotency;
 pub mod login;
 pub mod me;
+pub mod metadata;
 pub mod metrics;
 pub mod movements;
 pub mod pagination;
@@ -72,6 +74,14 @@ pub fn router(state: AppState) -> Router {
         // Inside routing, so the matched route template is known; copied to the response for
         // the log line.
         .route_layer(middleware::from_fn(remember_route))
+        // `?format=` and a browser's `Accept: text/html` on matched `/api/` routes (DRF's
+        // content negotiation; see `explorer.rs`).
+        .route_layer(middleware::from_fn(explorer::negotiate))
+        // Outside routing, because no route has an `OPTIONS` handler: DRF's metadata answer.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metadata::answer_options,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             around_request,

@@ -1,9 +1,12 @@
 //! Query-string filters shared by the customer and staff lists: ids, dates as `created_at`
-//! bounds (inclusive UTC days), and DRF-style field errors for every bad value at once.
+//! bounds (inclusive UTC days), DRF's `?ordering=` and `?search=`, and DRF-style field errors
+//! for every bad value at once.
 
+pub use crate::db::transactions::OrderTerm;
 use crate::domain::time::{parse_date, start_of_day};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{QueryPairs, parse_positive_id};
+use crate::limits::SEARCH_TERMS_MAX;
 
 /// Reads list filters from the query string, collecting every error. Empty values are
 /// ignored, as django-filter does.
@@ -51,5 +54,56 @@ impl<'a> QueryFilters<'a> {
 
     pub fn finish(self) -> Result<(), ApiError> {
         self.errors.into_result()
+    }
+}
+
+impl QueryFilters<'_> {
+    /// DRF's `OrderingFilter`: comma-separated fields, `-` for descending; a field not in
+    /// `allowed` (API name, SQL column) is ignored, as DRF ignores it, and a repeated field
+    /// counts once. An empty result means "the default order".
+    pub fn ordering(&self, allowed: &[(&str, &'static str)]) -> Vec<OrderTerm> {
+        let mut terms: Vec<OrderTerm> = Vec::new();
+        let Some(text) = self.given("ordering") else {
+            return terms;
+        };
+        for term in text.split(',').map(str::trim) {
+            let (descending, name) = match term.strip_prefix('-') {
+                Some(name) => (true, name),
+                None => (false, term),
+            };
+            let column = allowed
+                .iter()
+                .find(|(field, _)| *field == name)
+                .map(|(_, column)| *column);
+            if let Some(column) = column
+                && !terms.iter().any(|known| known.column == column)
+            {
+                terms.push(OrderTerm { column, descending });
+            }
+        }
+        terms
+    }
+
+    /// DRF's `SearchFilter` terms: NUL characters dropped, then split on whitespace and commas; every term
+    /// must match. More than `SEARCH_TERMS_MAX` terms is a field error, so a search's cost is
+    /// bounded.
+    pub fn search_terms(&mut self) -> Vec<String> {
+        let Some(text) = self.given("search") else {
+            return Vec::new();
+        };
+        let terms: Vec<String> = text
+            .replace('\0', "")
+            .replace(',', " ")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if terms.len() > SEARCH_TERMS_MAX {
+            self.errors.add(
+                "search",
+                format!("Search with at most {SEARCH_TERMS_MAX} terms."),
+            );
+            return Vec::new();
+        }
+        terms
     }
 }

@@ -1,5 +1,6 @@
-//! The ledger, read-only (contract §5): the caller's transactions, newest first, filtered.
-//! Other methods answer `405` because only `GET` is routed.
+//! The ledger, read-only (contract §5): the caller's transactions, newest first, filtered,
+//! searched (`?search=`) and ordered (`?ordering=`) as DRF's filter backends do. Other methods
+//! answer `405` because only `GET` is routed.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -8,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::app::AppState;
-use crate::db::transactions::{self, Filters};
+use crate::db::transactions::{self, Filters, ORDERING_FIELDS};
 use crate::domain::TransactionType;
 use crate::domain::money::parse_non_negative_cents;
 use crate::error::ApiError;
@@ -77,6 +78,8 @@ fn read_filters(query: &QueryPairs) -> Result<Filters, ApiError> {
         }
     }
     (filters.created_from, filters.created_before) = reader.dates();
+    filters.search = reader.search_terms();
+    filters.ordering = reader.ordering(ORDERING_FIELDS);
     for (name, slot) in [
         ("min_amount", &mut filters.min_amount_cents),
         ("max_amount", &mut filters.max_amount_cents),

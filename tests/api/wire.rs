@@ -141,7 +141,9 @@ async fn another_media_type_is_unsupported_and_moves_nothing() {
     for content_type in [
         "text/plain",
         "application/xml",
-        "multipart/form-data; boundary=x",
+        // multipart/form-data is read since issue #12 (tests/api/multipart.rs); other
+        // multipart types still are not.
+        "multipart/mixed; boundary=x",
     ] {
         let response = post_raw(&app, &path, &token, content_type, r#"{"amount": "3.00"}"#).await;
 

@@ -343,12 +343,37 @@ async fn transactions(t: &mut Tour, s: &Session) {
     t.check("transactions-invalid", request, 400).await;
     let request = Request::get("/api/transactions/?page=99").token(token);
     t.check("transactions-page-past-end", request, 404).await;
+    let request =
+        Request::get("/api/transactions/?ordering=-amount,created_at&page_size=3").token(token);
+    t.check("transactions-ordered", request, 200).await;
+    let request = Request::get("/api/transactions/?search=salary").token(token);
+    t.check("transactions-search", request, 200).await;
+    let request = Request::get("/api/accounts/?ordering=-balance").token(token);
+    t.check("accounts-ordered", request, 200).await;
+    drf_parity(t, s).await;
     let request = Request::get("/api/transactions/1/").token(token);
     t.check("transaction-get", request, 200).await;
     let request = Request::delete("/api/transactions/1/").token(token);
     t.check("transaction-delete", request, 405).await;
     let request = Request::get("/api/transactions/1/").token(&s.bob);
     t.check("transaction-other", request, 404).await;
+}
+
+/// DRF's content negotiation, `OPTIONS` metadata and multipart bodies.
+async fn drf_parity(t: &mut Tour, s: &Session) {
+    let token = &s.token;
+    let request = Request::get("/api/accounts/?format=json").token(token);
+    t.quiet(request).await.expect(200);
+    let request = Request::get("/api/accounts/?format=xml").token(token);
+    t.check("format-unknown", request, 404).await;
+    let request = Request::get("/api/accounts/")
+        .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .display(Display::NoBody);
+    t.check("browsable-api", request, 200).await;
+    let request = Request::new(reqwest::Method::OPTIONS, "/api/accounts/").token(token);
+    t.check("options-metadata", request, 200).await;
+    let request = Request::new(reqwest::Method::OPTIONS, "/api/accounts/");
+    t.check("options-anonymous", request, 401).await;
 }
 
 async fn cards(t: &mut Tour, s: &Session) {

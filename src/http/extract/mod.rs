@@ -2,11 +2,13 @@
 //!
 //! * `AuthUser` / `StaffUser` — the caller behind `Authorization` (see `auth.rs`).
 //! * `Id` — a positive integer path id; anything else is `404`, as DRF's `<int:pk>` would be.
-//! * `Body` — a JSON or form-encoded object, at most 64 KiB; `400`/`413`/`415` otherwise.
+//! * `Body` — a JSON, form-encoded or multipart object, at most 64 KiB; `400`/`413`/`415`
+//!   otherwise.
 //! * `QueryPairs` — the query string as ordered pairs, for filters and pagination links.
 
 mod auth;
 mod client_ip;
+mod multipart;
 
 pub use auth::{AuthUser, StaffUser};
 pub use client_ip::{client_ip, parse_forwarded_entry, throttle_key};
@@ -143,6 +145,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         match media_type.as_str() {
             "application/json" => parse_json(&bytes),
             "application/x-www-form-urlencoded" => parse_form(&bytes),
+            "multipart/form-data" => parse_multipart(content_type.as_deref(), &bytes),
             _ => Err(ApiError::detail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
@@ -175,6 +178,18 @@ fn parse_json(bytes: &[u8]) -> Result<Body, ApiError> {
     Err(ApiError::non_field(format!(
         "Invalid data. Expected a dictionary, but got {kind}."
     )))
+}
+
+fn parse_multipart(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, ApiError> {
+    multipart::parse(content_type.unwrap_or_default(), bytes)
+        .map(Body)
+        .map_err(|reason| {
+            ApiError::detail(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::ParseError,
+                format!("Multipart form parse error - {reason}"),
+            )
+        })
 }
 
 fn parse_form(bytes: &[u8]) -> Result<Body, ApiError> {

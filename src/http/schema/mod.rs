@@ -71,7 +71,7 @@ fn build() -> Value {
         "info": {
             "title": "bankd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A bank's REST API in the wire format of Django REST Framework: token auth, trailing-slash URLs, DRF error bodies, page-number pagination, money as two-decimal strings. Every route is also served without its trailing slash. Request bodies are documented as JSON; every one is also accepted as application/x-www-form-urlencoded with the same fields. An error body is either {\"detail\", \"code\"} (`Error`: a business rule, authentication, throttling…) or, on a 400 only, field errors (`FieldErrors`: each field with its messages); `code` tells them apart."
+            "description": "A bank's REST API in the wire format of Django REST Framework: token auth, trailing-slash URLs, DRF error bodies, page-number pagination, money as two-decimal strings. Every route is also served without its trailing slash. Request bodies are documented as JSON; every one is also accepted as application/x-www-form-urlencoded or multipart/form-data with the same fields. An error body is either {\"detail\", \"code\"} (`Error`: a business rule, authentication, throttling…) or, on a 400 only, field errors (`FieldErrors`: each field with its messages); `code` tells them apart."
         },
         "tags": tags,
         "paths": paths,
