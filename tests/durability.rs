@@ -63,11 +63,12 @@ async fn fail_stop_under(syscall: &str, cause: &str) {
 
     // Assert: the deposit was not acknowledged, nor was its replay (a 503, or no answer at all
     // once the server has stopped), and the server exits non-zero for its supervisor.
-    let (status_code, body) = first.expect("the first deposit is answered");
-    assert_eq!(status_code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["code"], "service_unavailable", "{body}");
-    if let Some((status_code, body)) = &replay {
+    // The server's own background writes at start-up (pruning, audit indexing) may meet the
+    // failing disk first; it then stops before the deposit arrives, and the deposit gets no
+    // answer at all. Whatever answer comes is a 503, never a success.
+    for (status_code, body) in first.iter().chain(replay.iter()) {
         assert_eq!(*status_code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "service_unavailable", "{body}");
     }
     let status = failing.wait_exit();
     let log = std::fs::read_to_string(dir.path().join("failing.log")).unwrap_or_default();

@@ -171,7 +171,7 @@ async fn connections_that_never_finish_their_headers_are_closed_after_the_timeou
     for _ in 0..5 {
         let mut stream = connect(&app).await;
         stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: bank\r\nX-Slow: ")
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
             .await
             .expect("write");
         half_sent.push(stream);
@@ -192,7 +192,7 @@ async fn connections_that_never_finish_their_headers_are_closed_after_the_timeou
 #[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let app = spawn_app_with(|config| config.max_connections = 2).await;
-    let request = b"GET /healthz HTTP/1.1\r\nHost: bank\r\n\r\n";
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut stream = connect(&app).await;
@@ -224,7 +224,7 @@ async fn a_request_slower_than_the_request_timeout_gets_503_in_the_contract_shap
     // The head is complete, the body never arrives in full.
     stream
         .write_all(
-            b"POST /api/register/ HTTP/1.1\r\nHost: bank\r\nContent-Type: application/json\r\n\
+            b"POST /api/register/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
               Content-Length: 60\r\n\r\n{\"username\": ",
         )
         .await

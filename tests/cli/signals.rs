@@ -35,7 +35,7 @@ fn connect(server: &ChildServer) -> TcpStream {
 /// One whole `GET /healthz` on `stream`, keeping the connection open; returns the status line.
 fn get_healthz(stream: &mut TcpStream) -> String {
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: bank\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("write");
     let mut received = Vec::new();
     let mut buffer = [0u8; 1024];
@@ -67,14 +67,14 @@ fn sigterm_with_half_sent_requests_open_exits_after_the_grace_period() {
     let mut half_head = connect(&server);
     assert_eq!(get_healthz(&mut half_head), "HTTP/1.1 200 OK");
     half_head
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: bank\r\nX-Never-Ends: ")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Never-Ends: ")
         .expect("write");
     // A request in flight whose body never arrives: graceful shutdown alone waits for it.
     let mut half_body = connect(&server);
     assert_eq!(get_healthz(&mut half_body), "HTTP/1.1 200 OK");
     half_body
         .write_all(
-            b"POST /api/register/ HTTP/1.1\r\nHost: bank\r\nContent-Type: application/json\r\n\
+            b"POST /api/register/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
               Content-Length: 100\r\n\r\n{\"username\": ",
         )
         .expect("write");

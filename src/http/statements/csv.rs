@@ -9,7 +9,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::db::Db;
@@ -62,7 +62,9 @@ pub fn response(db: Db, statement: Statement, permit: OwnedSemaphorePermit) -> R
         }
         Some((chunk, cursor))
     });
-    let mut response = Body::from_stream(chunks).into_response();
+    // Fused: `unfold` panics if polled again after its end, and a body wrapper (the
+    // compression layer's encoder) may poll once more after the last chunk.
+    let mut response = Body::from_stream(chunks.fuse()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
