@@ -153,7 +153,8 @@ def main():
     check(statement.closing_balance == "70.00", f"statement: {statement!r}")
     retrieve = api("statements.statements_retrieve")
     detail = retrieve.sync(id=statement.id, client=customer)
-    check(len(detail.transactions) == 2, "statement transactions")
+    check(detail.transactions.count == 2, "statement transactions")
+    check(len(detail.transactions.results) == 2, "statement transactions page")
     # openapi-python-client parses a 200 by its first media type only (JSON), so the CSV is
     # read through the generated request builder and the generated client's own connection.
     kwargs = retrieve._get_kwargs(
