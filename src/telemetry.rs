@@ -188,6 +188,12 @@ fn must_escape(c: char) -> bool {
 /// Writes `text` with every [`must_escape`] character as `\n`, `\r`, `\t` or `\u{..}`; runs
 /// of ordinary characters are written in one piece.
 fn escape_into(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    // Nearly every piece of a log line is printable ASCII: one byte scan lets it through
+    // whole. (The character-by-character search below cost ~7% of the /healthz ceiling, where
+    // every request writes a line.)
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return out.write_str(text);
+    }
     let mut rest = text;
     while let Some(index) = rest.find(must_escape) {
         out.write_str(&rest[..index])?;
