@@ -121,14 +121,6 @@ pub fn token_owner(
         .optional()?)
 }
 
-/// Whether the user exists and is active, and if so whether it is staff.
-pub fn active_user_is_staff(conn: &Connection, user_id: i64) -> Result<Option<bool>, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT is_staff OR is_superuser FROM users WHERE id = ?1 AND is_active")?
-        .query_row([user_id], |row| row.get(0))
-        .optional()?)
-}
-
 /// Who a user is, as `GET /api/me/` shows it: never the password hash.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Profile {

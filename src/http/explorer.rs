@@ -34,11 +34,9 @@ enum Rendering {
 /// Runs inside routing (a `route_layer`), so only matched routes are negotiated: an unknown
 /// path stays a JSON `404` whatever the browser accepts.
 pub async fn negotiate(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_default();
+    // `MatchedPath` is an `Arc<str>`: cloning it costs no allocation on every request.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("", MatchedPath::as_str);
     if !route.starts_with("/api/") {
         return next.run(request).await;
     }
@@ -49,7 +47,7 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    match rendering(format.as_deref(), &route, readable, accept) {
+    match rendering(format.as_deref(), route, readable, accept) {
         Rendering::Unknown => ApiError::not_found().into_response(),
         Rendering::Explorer => with_vary(crate::http::console::serve(
             "explorer.html",
@@ -97,25 +95,20 @@ fn rendering(format: Option<&str>, route: &str, readable: bool, accept: &str) ->
 /// means HTML and `*/*` or `application/*` mean JSON. Anything else is answered in JSON rather
 /// than DRF's `406`, because a JSON answer is what every programmatic client can read.
 pub fn browser_wants_html(accept: &str) -> bool {
-    let ranges: Vec<String> = accept
-        .split(',')
-        .map(|range| {
-            range
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .collect();
-    let has = |name: &str| ranges.iter().any(|range| range == name);
-    if has("application/json") {
+    // One pass over the media ranges, no allocation: this runs on every `/api/` request.
+    let (mut json, mut html, mut text_any, mut application_any) = (false, false, false, false);
+    for range in accept.split(',') {
+        let range = range.split(';').next().unwrap_or_default().trim();
+        let is = |name: &str| range.eq_ignore_ascii_case(name);
+        json |= is("application/json");
+        html |= is("text/html");
+        text_any |= is("text/*");
+        application_any |= is("application/*");
+    }
+    if json {
         return false;
     }
-    if has("text/html") {
-        return true;
-    }
-    has("text/*") && !has("application/*")
+    html || (text_any && !application_any)
 }
 
 #[cfg(test)]
