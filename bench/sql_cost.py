@@ -58,7 +58,7 @@ def setup(path: str, variant: str, accounts: int) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size = -16384")
     if variant in ("temp-store-memory", "lean"):
         conn.execute("PRAGMA temp_store = MEMORY")
-    for migration in sorted(glob.glob(os.path.join(ROOT, "migrations", "V[12]__*.sql"))):
+    for migration in sorted(glob.glob(os.path.join(ROOT, "migrations", "sqlite", "V[12]__*.sql"))):
         with open(migration) as f:
             conn.executescript(f.read())
     if variant in ("audit-no-indexes", "lean"):

@@ -5,7 +5,7 @@
 //! cargo run --release --example generate_ledger -- --database /tmp/scale.db --transactions 10000000
 //! ```
 //!
-//! The schema comes from bankd's own migrations (`bankd::db::migrate::run`); the rows are then
+//! The schema comes from bankd's own migrations (`bankd::store::sqlite::migrate::run`); the rows are then
 //! inserted with prepared statements in large transactions into a staging table in id order,
 //! copied into the ledger (which is clustered by account) in its key order, and the ledger's
 //! indexes, dropped during the load, are rebuilt afterwards from their own `CREATE INDEX` text. The result is a
@@ -105,8 +105,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 1. The schema, exactly as the server creates it.
     {
-        let mut conn = bankd::db::open_connection(&args.database)?;
-        bankd::db::migrate::run(&mut conn)?;
+        let mut conn = bankd::store::sqlite::open_connection(&args.database)?;
+        bankd::store::sqlite::migrate::run(&mut conn)?;
     }
     let password_hash = bankd::auth::hash_blocking(&args.password)
         .map_err(|e| format!("cannot hash the password: {e:?}"))?;

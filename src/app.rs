@@ -12,9 +12,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::PasswordHasherPool;
-use crate::config::{Config, Secret};
-use crate::db::Db;
-use crate::db::settings;
+use crate::config::Config;
+
+use crate::state::{AppState, Keys, SharedState};
+use crate::store::Store;
 
 /// CORS from `cors.allowed_origins`: none by default (the console is same-origin). Listed
 /// origins may call every route with the headers the API uses, and read the headers it sets.
@@ -53,7 +54,7 @@ const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 const PRUNE_BATCH_ROWS: u32 = 1_000;
 
 /// Deletes expired idempotency keys and tokens in the background, batch by batch.
-async fn prune_expired(db: crate::db::Db) {
+async fn prune_expired(db: crate::store::sqlite::Db) {
     let mut interval = tokio::time::interval(PRUNE_INTERVAL);
     loop {
         interval.tick().await;
@@ -61,8 +62,9 @@ async fn prune_expired(db: crate::db::Db) {
             let now = chrono::Utc::now().timestamp();
             let deleted = db
                 .write(move |conn| {
-                    let keys = crate::db::idempotency::prune(conn, now, PRUNE_BATCH_ROWS)?;
-                    let tokens = crate::db::users::delete_expired_tokens(conn, now)?;
+                    let keys =
+                        crate::store::sqlite::idempotency::prune(conn, now, PRUNE_BATCH_ROWS)?;
+                    let tokens = crate::store::sqlite::users::delete_expired_tokens(conn, now)?;
                     Ok(keys + tokens)
                 })
                 .await;
@@ -83,65 +85,8 @@ async fn prune_expired(db: crate::db::Db) {
     }
 }
 
-/// What every handler can reach: one `Arc`, so the clone that axum makes for every layer and
-/// `State` extractor of every request is one atomic increment. (As a struct of a dozen `Arc`s
-/// its clones and drops were ~10% of the server's CPU under the single-account read
-/// benchmark, `bench/profile.sh --scenario reads`.)
-#[derive(Clone)]
-pub struct AppState(Arc<SharedState>);
-
-impl std::ops::Deref for AppState {
-    type Target = SharedState;
-
-    fn deref(&self) -> &SharedState {
-        &self.0
-    }
-}
-
-/// The fields behind [`AppState`].
-pub struct SharedState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub hasher: PasswordHasherPool,
-    pub in_flight: crate::http::idempotency::InFlight,
-    pub keys: Arc<Keys>,
-    pub auth_cache: Arc<crate::auth::AuthCache>,
-    pub throttle: Arc<crate::http::throttle::Throttle>,
-    pub metrics: Arc<crate::http::metrics::Metrics>,
-    /// Bounds concurrent statement work (`statements.concurrent_max`).
-    pub statements: Arc<crate::http::statements::StatementGate>,
-}
-
-/// Signing and hashing keys, from configuration or generated once and kept in the database.
-pub struct Keys {
-    pub jwt: Secret,
-    pub cards: Secret,
-}
-
-impl Keys {
-    fn load(config: &Config) -> Result<Self, String> {
-        let mut conn = crate::db::open_connection(&config.database_path)
-            .map_err(|e| format!("cannot open database: {e}"))?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| format!("cannot read keys: {e}"))?;
-        let load = |name: &str, configured: &Option<Secret>| match configured {
-            Some(secret) => Ok(secret.clone()),
-            None => {
-                settings::secret(&tx, name).map_err(|e| format!("cannot create key {name}: {e:?}"))
-            }
-        };
-        let keys = Keys {
-            jwt: load("jwt_secret", &config.jwt_secret)?,
-            cards: load("cards_hash_key", &config.cards_hash_key)?,
-        };
-        tx.commit().map_err(|e| format!("cannot store keys: {e}"))?;
-        Ok(keys)
-    }
-}
-
 /// Resolves when `shutdown` does or when the database loses durability, whichever is first.
-async fn stop_on_durability_loss(db: Db, shutdown: impl Future<Output = ()>) {
+async fn stop_on_durability_loss(db: Store, shutdown: impl Future<Output = ()>) {
     tokio::select! {
         () = shutdown => {},
         () = db.wait_durability_lost() => {},
@@ -156,11 +101,8 @@ pub struct App {
 impl App {
     /// Opens (and migrates) the database and prepares shared state.
     pub fn build(config: Config) -> Result<Self, String> {
-        let db = Db::open(
-            &config.database_path,
-            crate::db::DbSettings::from_config(&config),
-        )?;
-        let keys = Keys::load(&config)?;
+        let store = Store::open(&config)?;
+        let keys = Keys::load(&config, &store)?;
         // Password hashing may use every core but one: money movement keeps a core.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasherPool::new(cores.saturating_sub(1).max(1))?;
@@ -170,7 +112,7 @@ impl App {
         ));
         Ok(Self {
             state: AppState(Arc::new(SharedState {
-                db,
+                store,
                 config: Arc::new(config),
                 hasher,
                 in_flight: Default::default(),
@@ -193,9 +135,9 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
-        let pruner = tokio::spawn(prune_expired(state.db.clone()));
+        let pruner = tokio::spawn(prune_expired(state.store.sqlite().clone()));
         let revocations = tokio::spawn(crate::auth::watch::watch_revocations(
-            state.db.clone(),
+            state.store.sqlite().clone(),
             state.auth_cache.clone(),
         ));
         let router = crate::http::router(state.clone());
@@ -222,12 +164,12 @@ impl App {
             service,
             crate::server::ConnectionLimits::from_config(&state.config),
             state.metrics.clone(),
-            stop_on_durability_loss(state.db.clone(), shutdown),
+            stop_on_durability_loss(state.store.clone(), shutdown),
         )
         .await?;
         pruner.abort();
         revocations.abort();
-        let db = state.db.clone();
+        let db = state.store.clone();
         db.clone().shutdown().await;
         // Fail-stop (db/durability.rs): exiting non-zero lets the supervisor restart the server
         // and WAL recovery decide what is on disk.

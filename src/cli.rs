@@ -11,11 +11,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, Overrides};
-use crate::db::{self, Db, migrate, users};
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::profile::{Email, Username};
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
+use crate::store::sqlite::{self, Db, migrate, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -152,7 +152,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             audit_head, json, ..
         } => verify_command(&config, audit_head.as_deref(), json),
         Command::Backup { file, force, .. } => {
-            let summary = db::backup::backup(&config.database_path, &file, force)?;
+            let summary = sqlite::backup::backup(&config.database_path, &file, force)?;
             println!("{summary}");
             Ok(())
         }
@@ -167,16 +167,16 @@ fn verify_command(config: &Config, audit_head: Option<&str>, json: bool) -> Resu
     let path = &config.database_path;
     let report = audit_head
         .map(|text| {
-            db::audit::ChainHead::parse(text).ok_or_else(|| {
+            sqlite::audit::ChainHead::parse(text).ok_or_else(|| {
                 format!("--audit-head must be ID:HASH (64 hex digits), got {text:?}")
             })
         })
         .transpose()
-        .and_then(|recorded| db::verify::verify(path, recorded.as_ref()));
+        .and_then(|recorded| sqlite::verify::verify(path, recorded.as_ref()));
     let report = match report {
         Ok(report) => report,
         Err(error) if json => {
-            println!("{}", db::verify_json::error_json(path, &error));
+            println!("{}", sqlite::verify_json::error_json(path, &error));
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -201,7 +201,7 @@ fn verify_command(config: &Config, audit_head: Option<&str>, json: bool) -> Resu
 fn restore_command(config: &Config, backup: &Path) -> Result<(), String> {
     let database = &config.database_path;
     let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let restored = match db::restore::restore(backup, database, &now) {
+    let restored = match sqlite::restore::restore(backup, database, &now) {
         Ok(restored) => restored,
         Err(error) => {
             if let Some(report) = error.backup_report {
@@ -232,12 +232,12 @@ async fn serve(config: Config) -> Result<(), String> {
     let started = std::time::Instant::now();
     crate::http::host::warn_if_only_local_names(&config);
     // Held until the server stops: `bankd restore` refuses to replace a database in use.
-    let mut database_lock = db::lock::DatabaseLock::shared(&config.database_path)?;
+    let mut database_lock = sqlite::lock::DatabaseLock::shared(&config.database_path)?;
     let database_path = config.database_path.clone();
     let app = App::build(config)?;
     if database_lock.is_none() {
         // The database was just created: lock it now that it exists.
-        database_lock = db::lock::DatabaseLock::shared(&database_path)?;
+        database_lock = sqlite::lock::DatabaseLock::shared(&database_path)?;
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -259,12 +259,12 @@ async fn serve(config: Config) -> Result<(), String> {
 
 fn migrate_command(config: &Config, list: bool) -> Result<(), String> {
     let path = &config.database_path;
-    let _lock = db::lock::DatabaseLock::shared(path)?;
+    let _lock = sqlite::lock::DatabaseLock::shared(path)?;
     // Listing must not create a database: a missing file simply has every migration pending.
     let mut conn = if list && !path.exists() {
         rusqlite::Connection::open_in_memory()
     } else {
-        db::open_connection(path)
+        sqlite::open_connection(path)
     }
     .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
     if list {
@@ -305,12 +305,12 @@ async fn createsuperuser(
     };
     let password = Password::parse(&password_text, &attributes)
         .map_err(|errors| format!("password: {}", errors.join(" ")))?;
-    let _lock = db::lock::DatabaseLock::shared(&config.database_path)?;
+    let _lock = sqlite::lock::DatabaseLock::shared(&config.database_path)?;
     let db = Db::open(
         &config.database_path,
-        db::DbSettings {
+        sqlite::DbSettings {
             readers: 1,
-            ..db::DbSettings::from_config(config)
+            ..sqlite::DbSettings::from_config(config)
         },
     )?;
     let password_hash =
@@ -348,9 +348,9 @@ async fn changepassword(
 ) -> Result<(), String> {
     let db = Db::open(
         &config.database_path,
-        db::DbSettings {
+        sqlite::DbSettings {
             readers: 1,
-            ..db::DbSettings::from_config(config)
+            ..sqlite::DbSettings::from_config(config)
         },
     )?;
     let changed = change_password_in(&db, username, password_stdin).await;
@@ -384,17 +384,17 @@ async fn change_password_in(db: &Db, username: &str, password_stdin: bool) -> Re
     db.write(move |conn| {
         users::set_password_hash(conn, user_id, &password_hash)?;
         users::revoke_sessions(conn, user_id, None, chrono::Utc::now().timestamp())?;
-        let event = db::audit::AuditEvent {
+        let event = sqlite::audit::AuditEvent {
             action: "password_changed",
             object: Some(("user", user_id)),
-            outcome: db::audit::Outcome::Success,
+            outcome: sqlite::audit::Outcome::Success,
             details: serde_json::json!({ "by": "cli" }),
         };
-        let context = db::audit::AuditContext {
+        let context = sqlite::audit::AuditContext {
             client_ip: "cli".to_owned(),
             ..Default::default()
         };
-        db::audit::record(conn, &context, &event)
+        sqlite::audit::record(conn, &context, &event)
     })
     .await
     .map_err(describe)?;

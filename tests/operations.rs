@@ -992,7 +992,8 @@ impl TamperedCopy {
     /// What the server's writer does every 100 ms, so a test starts with every audit row in the
     /// filter tables (the copy holds far fewer rows than one call indexes).
     fn index_audit_rows(&self) {
-        bankd::db::audit::index_new_rows(&open(&self.path)).expect("index the audit rows");
+        bankd::store::sqlite::audit::index_new_rows(&open(&self.path))
+            .expect("index the audit rows");
         assert_eq!(
             self.query("SELECT indexed_through FROM audit_index_state"),
             self.query("SELECT max(id) FROM audit_log")

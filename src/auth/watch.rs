@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::AuthCache;
-use crate::db::{Db, users};
+use crate::store::sqlite::{Db, users};
 
 /// How often the table is read: the longest a revocation by another process takes to reach
 /// this server's cache.

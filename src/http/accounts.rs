@@ -7,8 +7,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
-use crate::db::accounts::{self, StatusFilter};
 use crate::domain::time::now_rfc3339;
 use crate::domain::{AccountStatus, AccountType};
 use crate::error::ApiError;
@@ -17,6 +15,8 @@ use crate::http::form::{Fields, invalid_choice, max_chars};
 use crate::http::pagination::page_response;
 use crate::http::query_filters::QueryFilters;
 use crate::limits::NICKNAME_CHARS_MAX;
+use crate::state::AppState;
+use crate::store::sqlite::accounts::{self, StatusFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,7 +47,7 @@ async fn list(
         &query,
         "/api/accounts/",
         move |conn, limit, offset| {
-            accounts::list_for_user(conn, user.user_id, filter, &ordering, limit, offset)
+            accounts::list_for_user(conn, user.user_id.get(), filter, &ordering, limit, offset)
         },
     )
     .await
@@ -66,11 +66,12 @@ async fn create(
     fields.finish()?;
     let max_open = state.config.max_accounts_per_customer;
     let account = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             accounts::open(
                 conn,
-                user.user_id,
+                user.user_id.get(),
                 account_type.unwrap_or(AccountType::Checking),
                 nickname.as_deref().unwrap_or_default(),
                 max_open,
@@ -87,8 +88,9 @@ async fn retrieve(
     Id(id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = state
-        .db
-        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     Ok(Json(account))
 }
@@ -124,17 +126,19 @@ async fn save(
         .optional("nickname", true, parse_nickname)
         .map(Option::unwrap_or_default);
     state
-        .db
-        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     fields.finish()?;
     let account = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             accounts::update(
                 conn,
                 id,
-                user.user_id,
+                user.user_id.get(),
                 account_type,
                 nickname.as_deref(),
                 &now_rfc3339(),
@@ -150,10 +154,15 @@ async fn close(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     state
-        .db
-        .write(move |conn| accounts::close(conn, id, user.user_id, &now_rfc3339()))
+        .store
+        .sqlite()
+        .write(move |conn| accounts::close(conn, id, user.user_id.get(), &now_rfc3339()))
         .await?;
-    tracing::info!(user_id = user.user_id, account_id = id, "account closed");
+    tracing::info!(
+        user_id = user.user_id.get(),
+        account_id = id,
+        "account closed"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,10 +10,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::db::accounts::Account;
-use crate::db::admin::{self, Conditions};
-use crate::db::audit::{self, AuditEvent, AuditFilters, Outcome};
 use crate::domain::time::now_rfc3339;
 use crate::domain::{AccountStatus, TransactionType};
 use crate::error::ApiError;
@@ -21,6 +17,10 @@ use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser};
 use crate::http::form::invalid_choice;
 use crate::http::pagination::page_response;
 use crate::http::query_filters::QueryFilters as Filters;
+use crate::state::AppState;
+use crate::store::sqlite::accounts::Account;
+use crate::store::sqlite::admin::{self, Conditions};
+use crate::store::sqlite::audit::{self, AuditEvent, AuditFilters, Outcome};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -246,7 +246,8 @@ async fn set_frozen(
         "account_unfrozen"
     };
     let (account, audit_id) = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let (account, changed) = admin::set_frozen(conn, id, frozen, &now_rfc3339())?;
             let event = AuditEvent {
@@ -260,7 +261,7 @@ async fn set_frozen(
         })
         .await?;
     tracing::info!(
-        staff_user_id = staff.user_id,
+        staff_user_id = staff.user_id.get(),
         account_id = id,
         action,
         audit_id,

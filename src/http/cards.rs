@@ -9,9 +9,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::db::audit::{self, AuditEvent, Outcome};
-use crate::db::cards::{self, CardRules};
 use crate::domain::Amount;
 use crate::domain::card::{CardStatus, CardType};
 use crate::domain::money::format_cents;
@@ -19,6 +16,9 @@ use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs, RequestContext, parse_positive_id};
 use crate::http::form::{Fields, invalid_choice};
 use crate::http::pagination::page_response;
+use crate::state::AppState;
+use crate::store::sqlite::audit::{self, AuditEvent, Outcome};
+use crate::store::sqlite::cards::{self, CardRules};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,7 +40,7 @@ async fn list(
         &headers,
         &query,
         "/api/cards/",
-        move |conn, limit, offset| cards::list_for_user(conn, user.user_id, limit, offset),
+        move |conn, limit, offset| cards::list_for_user(conn, user.user_id.get(), limit, offset),
     )
     .await
 }
@@ -84,14 +84,14 @@ async fn issue(
     let config = state.config.clone();
     let context = ctx.audit_as(&user);
     let (issued, audit_id) = state
-        .db
+        .store.sqlite()
         .write(move |conn| {
             let rules = CardRules {
                 iin_prefix: &config.cards_iin_prefix,
                 validity_years: config.cards_validity_years,
                 max_per_account: config.cards_max_per_account,
             };
-            let issued = cards::issue(conn, user.user_id, account_id, card_type, credit_limit, &key, rules)?;
+            let issued = cards::issue(conn, user.user_id.get(), account_id, card_type, credit_limit, &key, rules)?;
             let event = AuditEvent {
                 action: "card_issued",
                 object: Some(("card", issued.card.id)),
@@ -103,7 +103,7 @@ async fn issue(
         })
         .await?;
     tracing::info!(
-        user_id = user.user_id,
+        user_id = user.user_id.get(),
         card_id = issued.card.id,
         audit_id,
         "card issued"
@@ -121,8 +121,9 @@ async fn retrieve(
     Id(id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
     let card = state
-        .db
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     Ok(Json(card))
 }
@@ -143,8 +144,9 @@ async fn update(
     let max_credit = state.config.max_credit_limit_cents;
     let credit_limit = fields.required("credit_limit", |text| parse_credit_limit(text, max_credit));
     state
-        .db
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     fields.finish()?;
     change(&state, &user, &ctx, id, status, credit_limit)
@@ -159,8 +161,9 @@ async fn cancel(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     let card = state
-        .db
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     if card.status() == CardStatus::Cancelled {
         // Cancelling twice changes nothing; the answer is the same.
@@ -181,9 +184,10 @@ async fn change(
     let user_id = user.user_id;
     let context = ctx.audit_as(user);
     let (card, audit_id) = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
-            let card = cards::update(conn, id, user_id, status, credit_limit)?;
+            let card = cards::update(conn, id, user_id.get(), status, credit_limit)?;
             let action = if status == Some(CardStatus::Cancelled) {
                 "card_cancelled"
             } else {
@@ -203,7 +207,12 @@ async fn change(
             Ok((card, audit_id))
         })
         .await?;
-    tracing::info!(user_id, card_id = id, audit_id, "card changed");
+    tracing::info!(
+        user_id = user_id.get(),
+        card_id = id,
+        audit_id,
+        "card changed"
+    );
     Ok(card)
 }
 

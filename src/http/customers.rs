@@ -6,8 +6,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
-use crate::db::customers::{self, ProfileChanges};
 use crate::domain::profile::{PhoneNumber, parse_date_of_birth, parse_gender};
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
@@ -15,6 +13,8 @@ use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
 use crate::http::pagination::{PageLinks, PageRequest, envelope};
 use crate::http::register::{parse_email, parse_full_name};
+use crate::state::AppState;
+use crate::store::sqlite::customers::{self, ProfileChanges};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,8 +33,9 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let page = PageRequest::from_query(&query)?;
     let profile = state
-        .db
-        .read_point(move |conn| customers::find_for_user(conn, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| customers::find_for_user(conn, user.user_id.get()))
         .await?;
     let all: Vec<_> = profile.into_iter().collect();
     let count = all.len() as u64;
@@ -61,8 +62,9 @@ async fn create(
     let profile = read_profile(&mut fields, false);
     fields.finish()?;
     let customer = state
-        .db
-        .write(move |conn| customers::insert(conn, user.user_id, &profile, &now_rfc3339()))
+        .store
+        .sqlite()
+        .write(move |conn| customers::insert(conn, user.user_id.get(), &profile, &now_rfc3339()))
         .await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
@@ -73,8 +75,9 @@ async fn retrieve(
     Id(id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
     let customer = state
-        .db
-        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     Ok(Json(customer))
 }
@@ -110,13 +113,17 @@ async fn save(
 ) -> Result<Json<customers::Customer>, ApiError> {
     // Another user's id is a 404 even when the body is also invalid: check ownership first.
     state
-        .db
-        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     fields.finish()?;
     let customer = state
-        .db
-        .write(move |conn| customers::update(conn, id, user.user_id, &changes, &now_rfc3339()))
+        .store
+        .sqlite()
+        .write(move |conn| {
+            customers::update(conn, id, user.user_id.get(), &changes, &now_rfc3339())
+        })
         .await?;
     Ok(Json(customer))
 }
@@ -127,8 +134,9 @@ async fn destroy(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     state
-        .db
-        .write(move |conn| customers::delete(conn, id, user.user_id, &now_rfc3339()))
+        .store
+        .sqlite()
+        .write(move |conn| customers::delete(conn, id, user.user_id.get(), &now_rfc3339()))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::db::migrate;
+use crate::state::AppState;
+use crate::store::sqlite::migrate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,9 +23,10 @@ async fn healthz() -> Json<Value> {
 /// The database answers, every migration is applied, and durability has not been lost (after a
 /// storage fault the server answers `503` here until it has stopped, db/durability.rs).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let ready = state.db.durability_lost().is_none()
+    let ready = state.store.sqlite().durability_lost().is_none()
         && state
-            .db
+            .store
+            .sqlite()
             .read_point(|conn| Ok(migrate::is_current(conn)?))
             .await
             .unwrap_or(false);

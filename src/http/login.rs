@@ -11,10 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth;
-use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::db::users;
 use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, RequestContext};
@@ -22,6 +19,9 @@ use crate::http::form::{Fields, max_chars};
 use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
 use crate::limits::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
+use crate::state::AppState;
+use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::store::sqlite::users;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,7 +47,8 @@ async fn get_token(
     let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
     let context = ctx.audit().with_actor(user_id);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let now = chrono::Utc::now().timestamp();
             users::insert_token(
@@ -76,12 +77,13 @@ async fn logout(
     };
     let context = ctx.audit_as(&user);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             users::delete_token(conn, &token)?;
             let event = AuditEvent {
                 action: "token_revoked",
-                object: Some(("user", user.user_id)),
+                object: Some(("user", user.user_id.get())),
                 outcome: Outcome::Success,
                 details: json!({ "kind": "token" }),
             };
@@ -89,7 +91,7 @@ async fn logout(
         })
         .await?;
     state.auth_cache.revoke_token(&token);
-    tracing::info!(user_id = user.user_id, audit_id, "token revoked");
+    tracing::info!(user_id = user.user_id.get(), audit_id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,7 +131,8 @@ async fn jwt_pair(
     };
     let context = ctx.audit().with_actor(user_id);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| record_login(conn, &context, user_id, "jwt"))
         .await?;
     tracing::info!(user_id, audit_id, "JWT pair issued");
@@ -160,7 +163,8 @@ async fn jwt_refresh(
     // A refresh token of a user who no longer exists or is inactive, or one issued before the
     // user's sessions were revoked (a password change), mints nothing.
     let user = state
-        .db
+        .store
+        .sqlite()
         .read_point(move |conn| users::active_user(conn, user_id))
         .await?
         .ok_or_else(not_valid)?;
@@ -181,7 +185,8 @@ async fn jwt_refresh(
     .ok_or_else(|| ApiError::internal("cannot sign JWT"))?;
     let context = ctx.audit().with_actor(user_id);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let event = AuditEvent {
                 action: "token_issued",
@@ -220,7 +225,8 @@ async fn check_credentials(
     let reservation = state.throttle.reserve(&failures_key, failures_limit)?;
     let lookup = username.clone();
     let credentials = state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| users::credentials(conn, &lookup))
         .await?;
     // Unknown users are checked against a dummy hash, so both failures take the same time.
@@ -269,7 +275,8 @@ async fn record_login_failure(
 ) -> Result<i64, ApiError> {
     let details = json!({ "username": username });
     state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let event = AuditEvent {
                 action: "login_failed",

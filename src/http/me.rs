@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
-use crate::db::users::{self, Profile};
 use crate::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::state::AppState;
+use crate::store::sqlite::users::{self, Profile};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(me))
@@ -21,8 +21,9 @@ pub fn router() -> Router<AppState> {
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<Profile>, ApiError> {
     let user_id = user.user_id;
     let profile = state
-        .db
-        .read_point(move |conn| users::profile(conn, user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| users::profile(conn, user_id.get()))
         .await?
         // Deactivated between the token check (possibly cached) and this read: the token no
         // longer works, so answer as for any token that stopped working.

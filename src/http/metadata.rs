@@ -20,11 +20,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::FromRequestParts};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
-use crate::db::{accounts, customers};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, StaffUser, parse_positive_id};
 use crate::http::schema::{self, Auth, OPERATIONS, Operation};
+use crate::state::AppState;
+use crate::store::sqlite::{accounts, customers};
 
 const RENDERS: [&str; 2] = ["application/json", "text/html"];
 const PARSES: [&str; 3] = [
@@ -146,13 +146,15 @@ async fn may_put(
     let user_id = user.user_id;
     let found = match template {
         "/api/accounts/{id}/" => state
-            .db
-            .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user_id))
+            .store
+            .sqlite()
+            .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user_id.get()))
             .await
             .map(|_| ()),
         "/api/customers/{id}/" => state
-            .db
-            .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user_id))
+            .store
+            .sqlite()
+            .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user_id.get()))
             .await
             .map(|_| ()),
         _ => return Ok(false),

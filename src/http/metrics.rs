@@ -29,8 +29,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 mod process;
 
@@ -235,8 +235,8 @@ fn render(state: &AppState) -> String {
             );
         }
     }
-    let writer = state.db.writer_stats();
-    let pool = state.db.reader_pool_state();
+    let writer = state.store.sqlite().writer_stats();
+    let pool = state.store.sqlite().reader_pool_state();
     for (name, kind, help, value) in [
         (
             "bankd_writer_commits_total",

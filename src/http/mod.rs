@@ -41,9 +41,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_ID_CHARS_MAX};
+use crate::state::AppState;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -13,17 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::db::accounts;
-use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::db::idempotency::{self, Lookup};
-use crate::db::ledger::{self, Movement};
 use crate::domain::{AccountNumber, Amount};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, Id, RequestContext};
 use crate::http::form::{Fields, max_chars};
 use crate::http::idempotency::IdempotencyKey;
 use crate::limits::DESCRIPTION_CHARS_MAX;
+use crate::state::AppState;
+use crate::store::sqlite::accounts;
+use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::store::sqlite::idempotency::{self, Lookup};
+use crate::store::sqlite::ledger::{self, Movement};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -145,7 +145,7 @@ async fn handle(
         (key, fingerprint)
     });
     let _in_flight = match &key {
-        Some((key, _)) => Some(state.in_flight.claim(user.user_id, key)?),
+        Some((key, _)) => Some(state.in_flight.claim(user.user_id.get(), key)?),
         None => None,
     };
     let request = MovementRequest {
@@ -158,8 +158,9 @@ async fn handle(
     let audit_context = ctx.audit_as(&user);
     let action = request.kind.action();
     let answer = state
-        .db
-        .write(move |conn| execute(conn, user.user_id, &audit_context, &request))
+        .store
+        .sqlite()
+        .write(move |conn| execute(conn, user.user_id.get(), &audit_context, &request))
         .await?;
     let outcome = match (answer.replayed, answer.status) {
         (true, _) => "replayed",
@@ -169,7 +170,7 @@ async fn handle(
     state.metrics.record_movement(action, outcome);
     if let Some(audit_id) = answer.audit_id {
         tracing::info!(
-            user_id = user.user_id,
+            user_id = user.user_id.get(),
             account_id,
             action,
             status = answer.status,
@@ -193,8 +194,11 @@ async fn refuse_invalid(
         return Ok(());
     }
     state
-        .db
-        .read_point(move |conn| accounts::find_by_id_and_owner(conn, account_id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| {
+            accounts::find_by_id_and_owner(conn, account_id, user.user_id.get())
+        })
         .await?;
     fields.finish()
 }

@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::config::PublicUrl;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::QueryPairs;
 use crate::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+use crate::state::AppState;
 
 /// Which page was asked for.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +79,8 @@ where
 {
     let page = PageRequest::from_query(query)?;
     let (count, results) = state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| fetch(conn, page.limit(), page.offset()))
         .await?;
     envelope(

@@ -18,10 +18,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth;
-use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::db::users::{self, PasswordOwner, UserRef};
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::time::format_time;
 use crate::error::{ApiError, FieldErrors};
@@ -29,6 +26,9 @@ use crate::http::extract::{AuthUser, Body, Id, RequestContext, StaffUser};
 use crate::http::form::{Fields, max_chars};
 use crate::http::throttle::AuthThrottle;
 use crate::limits::PASSWORD_CHARS_MAX;
+use crate::state::AppState;
+use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
+use crate::store::sqlite::users::{self, PasswordOwner, UserRef};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +59,7 @@ async fn change(
             "validated password change is incomplete",
         ));
     };
-    let owner = find_owner(&state, UserRef::Id(user.user_id)).await?;
+    let owner = find_owner(&state, UserRef::Id(user.user_id.get())).await?;
     // A stolen session must not become a way around the failed-login limit: wrong old
     // passwords use up the same per-username allowance as wrong logins.
     let failures_key = format!("login-failures:{}", owner.username.to_lowercase());
@@ -70,8 +70,13 @@ async fn change(
         .verify(old, Some(owner.password_hash.clone()))
         .await?;
     if !old_ok {
-        let audit_id = record_change_failure(&state, ctx.audit_as(&user), user.user_id).await?;
-        tracing::info!(user_id = user.user_id, audit_id, "password change refused");
+        let audit_id =
+            record_change_failure(&state, ctx.audit_as(&user), user.user_id.get()).await?;
+        tracing::info!(
+            user_id = user.user_id.get(),
+            audit_id,
+            "password change refused"
+        );
         return Err(ApiError::field("old_password", OLD_PASSWORD_WRONG));
     }
     state.throttle.refund(reservation);
@@ -79,13 +84,21 @@ async fn change(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let event = AuditEvent {
         action: "password_changed",
-        object: Some(("user", user.user_id)),
+        object: Some(("user", user.user_id.get())),
         outcome: Outcome::Success,
         details: json!({ "by": "user" }),
     };
     // The token this change was made with keeps working; every other credential ends.
     let keep = user.token_sha256;
-    replace_password(&state, ctx.audit_as(&user), user.user_id, hash, keep, event).await?;
+    replace_password(
+        &state,
+        ctx.audit_as(&user),
+        user.user_id.get(),
+        hash,
+        keep,
+        event,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,13 +109,14 @@ async fn force_reset(
     Id(user_id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| users::active_user(conn, user_id))
         .await?
         .ok_or_else(ApiError::not_found)?;
     // Whoever holds a reset token can take the account over, so only a superuser may reset an
     // account that is itself staff.
-    if target.is_staff && !is_superuser(&state, staff.user_id).await? {
+    if target.is_staff && !is_superuser(&state, staff.user_id.get()).await? {
         return Err(ApiError::permission_denied());
     }
     let auth::NewToken { token, sha256 } = auth::new_token()?;
@@ -117,7 +131,8 @@ async fn force_reset(
     };
     let context = ctx.audit_as(&staff);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             users::set_password_hash(conn, user_id, &unusable)?;
             users::revoke_sessions(conn, user_id, None, now)?;
@@ -127,7 +142,7 @@ async fn force_reset(
         .await?;
     state.auth_cache.revoke_user(user_id);
     tracing::info!(
-        staff_user_id = staff.user_id,
+        staff_user_id = staff.user_id.get(),
         user_id,
         audit_id,
         "password reset forced"
@@ -160,7 +175,8 @@ async fn reset_with_token(
     };
     let now = chrono::Utc::now().timestamp();
     let user_id = state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| users::password_reset_user(conn, &sha256, now))
         .await?
         .ok_or_else(|| ApiError::field("reset_token", RESET_TOKEN_INVALID))?;
@@ -169,7 +185,8 @@ async fn reset_with_token(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let context = ctx.audit().with_actor(user_id);
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             // Taking the token in the same transaction as the new hash makes it one-time even
             // when two requests race with it.
@@ -203,7 +220,8 @@ async fn replace_password(
     event: AuditEvent<'static>,
 ) -> Result<(), ApiError> {
     let audit_id = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             users::set_password_hash(conn, user_id, &hash)?;
             let now = chrono::Utc::now().timestamp();
@@ -223,7 +241,8 @@ async fn record_change_failure(
     user_id: i64,
 ) -> Result<i64, ApiError> {
     state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let event = AuditEvent {
                 action: "password_change_failed",
@@ -238,7 +257,8 @@ async fn record_change_failure(
 
 async fn find_owner(state: &AppState, user: UserRef<'static>) -> Result<PasswordOwner, ApiError> {
     state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| users::password_owner(conn, user))
         .await?
         .ok_or_else(ApiError::not_found)
@@ -246,7 +266,8 @@ async fn find_owner(state: &AppState, user: UserRef<'static>) -> Result<Password
 
 async fn is_superuser(state: &AppState, user_id: i64) -> Result<bool, ApiError> {
     state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| users::is_superuser(conn, user_id))
         .await
 }

@@ -2,11 +2,11 @@
 //! bounds (inclusive UTC days), DRF's `?ordering=` and `?search=`, and DRF-style field errors
 //! for every bad value at once.
 
-pub use crate::db::transactions::OrderTerm;
 use crate::domain::time::{parse_date, start_of_day};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{QueryPairs, parse_positive_id};
 use crate::limits::SEARCH_TERMS_MAX;
+pub use crate::store::sqlite::transactions::OrderTerm;
 
 /// Reads list filters from the query string, collecting every error. Empty values are
 /// ignored, as django-filter does.

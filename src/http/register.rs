@@ -8,9 +8,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::db::audit::{self, AuditEvent, Outcome};
-use crate::db::{customers, users};
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::profile::{Email, FullName, Username};
 use crate::domain::time::now_rfc3339;
@@ -19,6 +16,9 @@ use crate::http::customers::read_profile;
 use crate::http::extract::{Body, RequestContext};
 use crate::http::form::Fields;
 use crate::http::throttle::AuthThrottle;
+use crate::state::AppState;
+use crate::store::sqlite::audit::{self, AuditEvent, Outcome};
+use crate::store::sqlite::{customers, users};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/register", post(register))
@@ -65,7 +65,8 @@ async fn register(
     if let Some(name) = &username {
         let name = name.as_str().to_owned();
         if state
-            .db
+            .store
+            .sqlite()
             .read(move |conn| users::username_exists(conn, &name))
             .await?
         {
@@ -82,7 +83,8 @@ async fn register(
     let (created_username, created_email) = (username.to_string(), email.clone());
     let audit_context = ctx.audit();
     let (user_id, audit_id) = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| {
             let now = now_rfc3339();
             let new_user = users::NewUser {

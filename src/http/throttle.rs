@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::extract::RequestContext;
+use crate::state::AppState;
 
 const WINDOW: Duration = Duration::from_secs(60);
 /// Keys remembered at most, across both generations (each key is at most a prefix plus a

@@ -8,14 +8,14 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
-use crate::db::transactions::{self, Filters, ORDERING_FIELDS};
 use crate::domain::TransactionType;
 use crate::domain::money::parse_non_negative_cents;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Id, QueryPairs, parse_positive_id};
 use crate::http::pagination::page_response;
 use crate::http::query_filters::QueryFilters;
+use crate::state::AppState;
+use crate::store::sqlite::transactions::{self, Filters, ORDERING_FIELDS};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,7 +36,7 @@ async fn list(
         &query,
         "/api/transactions/",
         move |conn, limit, offset| {
-            transactions::list_for_user(conn, user.user_id, &filters, limit, offset)
+            transactions::list_for_user(conn, user.user_id.get(), &filters, limit, offset)
         },
     )
     .await
@@ -48,8 +48,9 @@ async fn retrieve(
     Id(id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
     let transaction = state
-        .db
-        .read_point(move |conn| transactions::find_by_id_and_owner(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| transactions::find_by_id_and_owner(conn, id, user.user_id.get()))
         .await?;
     Ok(Json(transaction))
 }

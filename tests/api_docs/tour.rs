@@ -499,7 +499,8 @@ async fn passwords(t: &mut Tour, admin: &str, server: &Server) {
     let wrong = change("not-my-password", "carol");
     t.check("password-change-invalid", wrong, 400).await;
 
-    let conn = bankd::db::open_connection(&server.database_path).expect("open the database");
+    let conn =
+        bankd::store::sqlite::open_connection(&server.database_path).expect("open the database");
     let carol_id: i64 = conn
         .query_row("SELECT id FROM users WHERE username = 'carol'", [], |row| {
             row.get(0)
@@ -577,7 +578,8 @@ async fn logout(t: &mut Tour, s: &Session) {
 }
 
 async fn in_flight_example(t: &mut Tour, server: &Server, request: Request) {
-    let lock = bankd::db::open_connection(&server.database_path).expect("open the database");
+    let lock =
+        bankd::store::sqlite::open_connection(&server.database_path).expect("open the database");
     lock.execute_batch("BEGIN IMMEDIATE")
         .expect("take the write lock");
     let jobs_before = writer_jobs(&t.client, &t.base).await;

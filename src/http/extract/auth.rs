@@ -7,18 +7,18 @@
 use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, header, request::Parts};
 
-use crate::app::AppState;
 use crate::auth::{CachedOwner, USER_CACHE_SECONDS, token_sha256};
-use crate::db::users;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::RequestContext;
 use crate::jwt::{self, TokenType};
+use crate::state::AppState;
+use crate::store::sqlite::users;
 
 /// An authenticated caller, by opaque token (`Authorization: Token <key>`) or JWT
 /// (`Authorization: Bearer <access>`).
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
-    pub user_id: i64,
+    pub user_id: crate::store::ids::UserId,
     pub is_staff: bool,
     /// SHA-256 of the presented opaque token (for logout); `None` for a JWT.
     pub token_sha256: Option<[u8; 32]>,
@@ -76,7 +76,8 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
         None => {
             let seen = state.auth_cache.epoch();
             let owner = state
-                .db
+                .store
+                .sqlite()
                 .read_point(move |conn| users::token_owner(conn, &sha256, now))
                 .await?
                 .ok_or_else(ApiError::invalid_token)?;
@@ -92,7 +93,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
         }
     };
     Ok(AuthUser {
-        user_id: owner.user_id,
+        user_id: crate::store::ids::UserId::new(owner.user_id),
         is_staff: owner.is_staff,
         token_sha256: Some(sha256),
     })
@@ -107,7 +108,8 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
         None => {
             let seen = state.auth_cache.epoch();
             let user = state
-                .db
+                .store
+                .sqlite()
                 .read_point(move |conn| users::active_user(conn, user_id))
                 .await?
                 .ok_or_else(ApiError::jwt_not_valid)?;
@@ -126,7 +128,7 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
         return Err(ApiError::jwt_not_valid());
     }
     Ok(AuthUser {
-        user_id,
+        user_id: crate::store::ids::UserId::new(user_id),
         is_staff: owner.is_staff,
         token_sha256: None,
     })
@@ -151,18 +153,19 @@ impl FromRequestParts<AppState> for StaffUser {
         let path = parts.uri.path().to_owned();
         let method = parts.method.to_string();
         let audit_id = state
-            .db
+            .store
+            .sqlite()
             .write(move |conn| {
-                let event = crate::db::audit::AuditEvent {
+                let event = crate::store::sqlite::audit::AuditEvent {
                     action: "permission_denied",
                     object: None,
-                    outcome: crate::db::audit::Outcome::Denied,
+                    outcome: crate::store::sqlite::audit::Outcome::Denied,
                     details: serde_json::json!({ "method": method, "path": path }),
                 };
-                crate::db::audit::record(conn, &context, &event)
+                crate::store::sqlite::audit::record(conn, &context, &event)
             })
             .await?;
-        tracing::info!(user_id = user.user_id, audit_id, "permission denied");
+        tracing::info!(user_id = user.user_id.get(), audit_id, "permission denied");
         Err(ApiError::permission_denied())
     }
 }

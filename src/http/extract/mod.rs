@@ -20,11 +20,11 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
-use crate::db::audit::AuditContext;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
+use crate::state::AppState;
+use crate::store::sqlite::audit::AuditContext;
 
 /// Where a request came from, for the audit log and throttling.
 #[derive(Clone, Debug)]
@@ -49,7 +49,7 @@ impl RequestContext {
 
     /// The audit context of this request made by `user`.
     pub fn audit_as(&self, user: &AuthUser) -> AuditContext {
-        self.audit().with_actor(user.user_id)
+        self.audit().with_actor(user.user_id.get())
     }
 
     /// The key this client is throttled by (its IPv4 address or IPv6 /64).

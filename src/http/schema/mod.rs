@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub use operations::{Auth, OPERATIONS, Operation};
 pub use parameters::query_schema;

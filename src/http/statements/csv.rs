@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::db::Db;
-use crate::db::statements::{self, Statement};
-use crate::db::transactions::Transaction;
 use crate::domain::TransactionType;
 use crate::domain::money::format_cents;
+use crate::store::sqlite::Db;
+use crate::store::sqlite::statements::{self, Statement};
+use crate::store::sqlite::transactions::Transaction;
 
 /// Rows per chunk: about 30 KiB of CSV with long descriptions, few enough to keep memory flat
 /// and many enough that the per-chunk cost (a reader checkout, a seek, a wake-up) stays small.

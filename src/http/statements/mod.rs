@@ -19,13 +19,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 
-use crate::app::AppState;
-use crate::db::statements::{self, Statement};
 use crate::domain::time::{parse_date, today_utc};
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
 use crate::http::pagination::{PageLinks, PageRequest, envelope, page_response};
+use crate::state::AppState;
+use crate::store::sqlite::statements::{self, Statement};
 
 /// The longest statement, in days (a leap year).
 pub const STATEMENT_DAYS_MAX: i64 = 366;
@@ -66,9 +66,14 @@ async fn generate(
     }
     // Someone else's account is a 404 whatever the body says.
     let account = state
-        .db
+        .store
+        .sqlite()
         .read_point(move |conn| {
-            crate::db::accounts::find_by_id_and_owner(conn, account_id, user.user_id)
+            crate::store::sqlite::accounts::find_by_id_and_owner(
+                conn,
+                account_id,
+                user.user_id.get(),
+            )
         })
         .await?;
     fields.finish()?;
@@ -77,11 +82,13 @@ async fn generate(
     };
     let permit = state.statements.enter().await?;
     let draft = state
-        .db
+        .store
+        .sqlite()
         .read(move |conn| statements::draft(conn, account, start, end))
         .await?;
     let statement = state
-        .db
+        .store
+        .sqlite()
         .write(move |conn| statements::store(conn, draft))
         .await?;
     // The answer carries the first page of transactions, linking to the detail for the rest.
@@ -106,7 +113,8 @@ async fn with_transactions_page(
     let rows = if page.offset() < count {
         let statement = statement.clone();
         state
-            .db
+            .store
+            .sqlite()
             .read(move |conn| statements::page(conn, &statement, page.limit(), page.offset()))
             .await?
     } else {
@@ -164,9 +172,14 @@ async fn list_for_account(
 ) -> Result<impl IntoResponse, ApiError> {
     let path = format!("/api/accounts/{account_id}/statements/");
     state
-        .db
+        .store
+        .sqlite()
         .read_point(move |conn| {
-            crate::db::accounts::find_by_id_and_owner(conn, account_id, user.user_id)
+            crate::store::sqlite::accounts::find_by_id_and_owner(
+                conn,
+                account_id,
+                user.user_id.get(),
+            )
         })
         .await?;
     list_page(state, user, Some(account_id), headers, query, path).await
@@ -186,7 +199,7 @@ async fn list_page(
         &query,
         &path,
         move |conn, limit, offset| {
-            statements::list_for_user(conn, user.user_id, account_id, limit, offset)
+            statements::list_for_user(conn, user.user_id.get(), account_id, limit, offset)
         },
     )
     .await
@@ -205,13 +218,18 @@ async fn retrieve(
         Some(_) => return Err(ApiError::not_found()),
     };
     let statement = state
-        .db
-        .read_point(move |conn| statements::find(conn, id, user.user_id))
+        .store
+        .sqlite()
+        .read_point(move |conn| statements::find(conn, id, user.user_id.get()))
         .await?;
     let permit = state.statements.enter().await?;
     if csv {
         // The permit travels with the body and is released when the download ends.
-        return Ok(csv::response(state.db.clone(), statement, permit));
+        return Ok(csv::response(
+            state.store.sqlite().clone(),
+            statement,
+            permit,
+        ));
     }
     let response = with_transactions_page(&state, statement, &headers, &query).await;
     drop(permit);

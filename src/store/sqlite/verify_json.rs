@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::db::verify::{Check, Report};
+use crate::store::sqlite::verify::{Check, Report};
 
 /// The version of the shape above.
 pub const FORMAT: u32 = 1;

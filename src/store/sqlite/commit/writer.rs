@@ -37,7 +37,7 @@ use crate::error::ApiError;
 
 /// Whether a batch's commit is known to be on disk, for its jobs' callers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Settled {
+pub(in crate::store::sqlite) enum Settled {
     /// Committed and fsynced: answer what the job returned.
     Durable,
     /// Rolled back, failed, or committed without a successful fsync: answer `503`.

@@ -197,7 +197,7 @@ mod tests {
 
     fn migrated() -> Connection {
         let mut conn = Connection::open_in_memory().expect("in-memory database");
-        crate::db::migrate::run(&mut conn).expect("migrations");
+        crate::store::sqlite::migrate::run(&mut conn).expect("migrations");
         conn
     }
 

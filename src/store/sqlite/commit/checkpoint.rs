@@ -224,7 +224,7 @@ fn spawn_thread(
     progress: &Arc<Progress>,
     poison: &Poison,
 ) -> Result<SyncSender<()>, String> {
-    let conn = super::open_connection(path).map_err(|e| e.to_string())?;
+    let conn = crate::store::sqlite::open_connection(path).map_err(|e| e.to_string())?;
     // One pending wake-up is enough: a checkpoint copies everything committed before it.
     let (wake, wakes) = sync_channel(1);
     let (progress, poison) = (progress.clone(), poison.clone());
@@ -254,7 +254,7 @@ mod tests {
     fn under_constant_writes_the_wal_starts_over_and_stays_bounded() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("wal.db");
-        let conn = super::super::open_connection(&path).expect("open");
+        let conn = crate::store::sqlite::open_connection(&path).expect("open");
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL;
              CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL);",

@@ -21,9 +21,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::db::backup::{self, sidecar};
-use crate::db::lock::DatabaseLock;
-use crate::db::verify::{self, Report};
+use crate::store::sqlite::backup::{self, sidecar};
+use crate::store::sqlite::lock::DatabaseLock;
+use crate::store::sqlite::verify::{self, Report};
 
 /// What a finished restore did, for the command to print.
 #[derive(Debug)]

@@ -13,11 +13,11 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use crate::db::accounts::Account;
-use crate::db::customers;
-use crate::db::transactions::{self, Transaction};
 use crate::domain::time::{now_rfc3339, parse_date, start_of_day};
 use crate::error::ApiError;
+use crate::store::sqlite::accounts::Account;
+use crate::store::sqlite::customers;
+use crate::store::sqlite::transactions::{self, Transaction};
 
 /// A statement as the API shows it; `transactions` only in the detail view.
 #[derive(Clone, Debug, Serialize)]
@@ -27,13 +27,13 @@ pub struct Statement {
     pub account_number: String,
     pub start_date: String,
     pub end_date: String,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub opening_balance: i64,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub closing_balance: i64,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub total_deposits: i64,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub total_withdrawals: i64,
     pub transaction_count: i64,
     /// Only in the detail view: one page of the statement's transactions, oldest first, in

@@ -15,7 +15,7 @@ fn no_maintenance(_: &Connection) -> rusqlite::Result<()> {
 /// the poison it shares.
 fn writer(dir: &std::path::Path) -> (Writer, Poison, std::path::PathBuf) {
     let path = dir.join("writer.db");
-    let conn = super::super::open_connection(&path).expect("open");
+    let conn = crate::store::sqlite::open_connection(&path).expect("open");
     conn.execute_batch("CREATE TABLE t (v BLOB NOT NULL)")
         .expect("schema");
     // Room for a few small rows but not for a large one: that insert fails SQLITE_FULL.
@@ -45,7 +45,7 @@ fn insert(bytes: i64) -> impl FnOnce(&Connection) -> Result<(), ApiError> + Send
 }
 
 fn rows(path: &std::path::Path) -> i64 {
-    let conn = super::super::open_connection(path).expect("open");
+    let conn = crate::store::sqlite::open_connection(path).expect("open");
     conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0))
         .expect("count")
 }

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Row};
 
-use crate::db::audit;
 use crate::domain::money::format_cents;
 use crate::limits::SQLITE_BUSY_TIMEOUT_MS;
+use crate::store::sqlite::audit;
 
 /// Problems printed per check; the rest are only counted ("... and 7 more"). One bad balance
 /// is often a thousand, and the first twenty say what happened as well as all of them.

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-refinery::embed_migrations!("migrations");
+refinery::embed_migrations!("migrations/sqlite");
 
 /// One migration's state for `bankd migrate --list`.
 pub struct MigrationState {
@@ -72,7 +72,7 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
-    use crate::db::audit::{self, AuditContext, AuditEvent, Outcome};
+    use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
 
     type LedgerRow = (
         i64,
@@ -282,7 +282,7 @@ mod tests {
             (audit_rows, audit_rows, audit_rows)
         );
         drop(conn);
-        let report = crate::db::verify::verify(&path, None).expect("verify runs");
+        let report = crate::store::sqlite::verify::verify(&path, None).expect("verify runs");
         assert!(report.is_sound(), "{report}");
     }
 }

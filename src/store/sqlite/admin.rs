@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Serialize;
 
-use crate::db::accounts::{self, Account, account_closed};
-use crate::db::audit::AuditRow;
-use crate::db::customers::Customer;
-use crate::db::transactions::{self, Transaction};
 use crate::domain::AccountStatus;
 use crate::error::ApiError;
+use crate::store::sqlite::accounts::{self, Account, account_closed};
+use crate::store::sqlite::audit::AuditRow;
+use crate::store::sqlite::customers::Customer;
+use crate::store::sqlite::transactions::{self, Transaction};
 
 /// A `WHERE` clause assembled from optional filters.
 #[derive(Default)]

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use crate::db::accounts::{self, Account, account_closed, account_frozen};
 use crate::domain::{AccountNumber, AccountStatus, Amount, Balance, TransactionType};
 use crate::error::{ApiError, ErrorCode};
+use crate::store::sqlite::accounts::{self, Account, account_closed, account_frozen};
 
 /// The result of a deposit or withdrawal.
 #[derive(Clone, Copy, Debug)]

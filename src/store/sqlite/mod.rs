@@ -26,10 +26,10 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod cards;
-mod checkpoint;
+pub(crate) mod commit;
 pub mod customers;
-mod durability;
 pub mod idempotency;
+pub mod ids;
 pub mod ledger;
 pub mod lock;
 pub mod migrate;
@@ -40,9 +40,10 @@ pub mod transactions;
 pub mod users;
 pub mod verify;
 pub mod verify_json;
-mod writer;
 
 use std::path::Path;
+
+use commit::{checkpoint, durability, writer};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -90,6 +91,8 @@ impl Default for DbSettings {
 /// The database: a reader pool and the single writer.
 #[derive(Clone)]
 pub struct Db {
+    /// The database file, for the few start-up reads that run before the writer serves.
+    path: std::sync::Arc<std::path::PathBuf>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: writer::Writer,
     /// Set once a commit may not be on disk: every read and write is then refused
@@ -201,6 +204,7 @@ impl Db {
             .build(manager)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         Ok(Self {
+            path: std::sync::Arc::new(path.to_path_buf()),
             readers,
             writer: writer::Writer::start(
                 writer_conn,
@@ -261,6 +265,11 @@ impl Db {
         T: Send + 'static,
     {
         self.writer.submit(f).await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Why the database stopped answering (a failed fsync, commit or checkpoint, or a

@@ -8,11 +8,11 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::config::Secret;
-use crate::db::{accounts, customers, is_unique_violation};
 use crate::domain::AccountStatus;
 use crate::domain::card::{CardNumber, CardStatus, CardType, masked};
 use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
+use crate::store::sqlite::{accounts, customers, is_unique_violation};
 
 /// A card as the API shows it (never the full number or CVV).
 #[derive(Clone, Debug, Serialize)]
@@ -24,7 +24,7 @@ pub struct Card {
     pub expiry_month: u32,
     pub expiry_year: i32,
     pub status: String,
-    #[serde(serialize_with = "crate::db::serialize_optional_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_optional_cents")]
     pub credit_limit: Option<i64>,
     pub created_at: String,
 }

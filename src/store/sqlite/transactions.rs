@@ -9,10 +9,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use serde::Serialize;
 
-use crate::db::customers;
 use crate::domain::TransactionType;
 use crate::error::ApiError;
 use crate::limits::ORDERING_SORT_ROWS_MAX;
+use crate::store::sqlite::customers;
 
 /// A ledger row as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -21,9 +21,9 @@ pub struct Transaction {
     pub account: i64,
     pub account_number: String,
     pub transaction_type: String,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub amount: i64,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub balance_after: i64,
     pub counterparty_account_number: Option<String>,
     pub transfer_id: Option<i64>,

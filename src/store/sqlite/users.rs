@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::db::is_unique_violation;
 use crate::error::ApiError;
+use crate::store::sqlite::is_unique_violation;
 
 /// What authentication needs to know about a user.
 #[derive(Clone, Debug)]

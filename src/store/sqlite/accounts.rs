@@ -3,11 +3,11 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use crate::db::transactions::{OrderTerm, order_by_sql};
-use crate::db::{customers, is_unique_violation};
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::{ApiError, ErrorCode};
 use crate::limits::ACCOUNT_NUMBER_ATTEMPTS_MAX;
+use crate::store::sqlite::transactions::{OrderTerm, order_by_sql};
+use crate::store::sqlite::{customers, is_unique_violation};
 
 /// An account as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -16,7 +16,7 @@ pub struct Account {
     pub account_number: String,
     pub account_type: String,
     pub nickname: String,
-    #[serde(serialize_with = "crate::db::serialize_cents")]
+    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
     pub balance: i64,
     pub status: String,
     pub customer: i64,
@@ -224,7 +224,7 @@ pub fn close(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(), 
     conn.prepare_cached("UPDATE accounts SET status = 'closed', updated_at = ?1 WHERE id = ?2")?
         .execute(params![now, id])?;
     // A closed account's cards can never be used again.
-    crate::db::cards::cancel_for_account(conn, id, now)?;
+    crate::store::sqlite::cards::cancel_for_account(conn, id, now)?;
     Ok(())
 }
 

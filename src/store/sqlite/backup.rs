@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use rusqlite::backup::{Backup, StepResult};
 
-use crate::db::verify::open_read_only;
 use crate::limits::SQLITE_BUSY_TIMEOUT_MS;
+use crate::store::sqlite::verify::open_read_only;
 
 /// Pages copied per step: 4 MiB with the default 4 KiB page.
 const PAGES_PER_STEP: c_int = 1024;
@@ -214,7 +214,7 @@ impl PartialFile {
         let _ = fs::remove_file(&path);
         // Owner-only from its first byte (the copy holds the generated keys too); the rename
         // keeps the mode, and SQLite gives the copy's journal the same one.
-        crate::db::create_private_file(&path);
+        crate::store::sqlite::create_private_file(&path);
         Ok(Self {
             path,
             persisted: false,

@@ -1,0 +1,96 @@
+//! The storage seam: everything above this module (HTTP handlers, the CLI, auth) speaks typed
+//! commands and queries to a [`Store`] and never sees a connection, a row or SQL.
+//!
+//! # An enum over backends, not a trait
+//!
+//! `Store` is an enum with one variant per backend (today `Sqlite`; PostgreSQL is the next).
+//! Every method matches on the backend and calls its implementation. Chosen over a trait because:
+//!
+//! * the set of backends is closed and small, and lives in this crate: an enum makes adding one
+//!   a compile error at every method that does not handle it yet, which is the checklist;
+//! * the methods are `async` and return borrowed-free futures; a `dyn` trait object would box
+//!   every future (an allocation per request on the hot path) or need `async_trait`, and a
+//!   generic `AppState<S: Store>` would spread a type parameter through every handler and layer;
+//! * static dispatch: a `match` on a one-variant enum compiles to nothing, so the seam costs the
+//!   SQLite path nothing (BENCHMARKS.md, issue 13's A/B).
+//!
+//! # What lives where
+//!
+//! * `ids.rs` — typed row ids (`UserId`, `AccountId`, ...).
+//! * one module per resource (`accounts.rs`, `movements.rs`, ...) — the commands, queries and
+//!   row types of that resource, backend-neutral, and the `impl Store` methods that dispatch them.
+//! * `sqlite/` — the SQLite backend: all SQL, the reader pool, the commit pipeline
+//!   (`sqlite/commit/`), migrations, backup, verify.
+
+pub mod ids;
+pub mod sqlite;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// The bank's storage, whichever database is underneath. Cheap to clone (handles only).
+#[derive(Clone)]
+pub enum Store {
+    /// The embedded SQLite file (`database.path`), the default.
+    Sqlite(sqlite::Db),
+}
+
+impl Store {
+    /// Opens the configured database, applies pending migrations and starts its background work.
+    pub fn open(config: &Config) -> Result<Self, String> {
+        let db = sqlite::Db::open(
+            &config.database_path,
+            sqlite::DbSettings::from_config(config),
+        )?;
+        Ok(Self::Sqlite(db))
+    }
+
+    /// The SQLite backend's handle.
+    ///
+    /// TEMPORARY while issue 13 moves each resource behind typed methods: nothing above the
+    /// store may call this when the seam is finished.
+    pub fn sqlite(&self) -> &sqlite::Db {
+        match self {
+            Self::Sqlite(db) => db,
+        }
+    }
+
+    /// The generated secret `name` (JWT signing key, card hashing key), created on first use and
+    /// kept in the database so that every restart, and every node of a bank, shares it.
+    pub fn stored_secret(&self, name: &str) -> Result<crate::config::Secret, String> {
+        match self {
+            Self::Sqlite(db) => sqlite::settings::load(db.path(), name),
+        }
+    }
+
+    /// Why the store stopped answering (storage fault), or `None` while it is healthy.
+    pub fn durability_lost(&self) -> Option<String> {
+        match self {
+            Self::Sqlite(db) => db.durability_lost(),
+        }
+    }
+
+    /// Resolves once the store has lost durability: the server then stops (fail-stop).
+    pub async fn wait_durability_lost(&self) {
+        match self {
+            Self::Sqlite(db) => db.wait_durability_lost().await,
+        }
+    }
+
+    /// Whether the store answers and its schema is current (`/readyz`).
+    pub async fn is_ready(&self) -> Result<bool, ApiError> {
+        match self {
+            Self::Sqlite(db) => {
+                db.read_point(|conn| Ok(sqlite::migrate::is_current(conn)?))
+                    .await
+            }
+        }
+    }
+
+    /// Finishes queued writes and stops background work.
+    pub async fn shutdown(self) {
+        match self {
+            Self::Sqlite(db) => db.shutdown().await,
+        }
+    }
+}
