@@ -254,7 +254,7 @@ async fn set_frozen(
                 action,
                 object: Some(("account", id)),
                 outcome: Outcome::Success,
-                details: json!({ "account_number": account.account_number, "changed": changed }),
+                details: json!({ "account_number": account.account_number.as_str(), "changed": changed }),
             };
             let audit_id = audit::record(conn, &context, &event)?;
             Ok((account, audit_id))

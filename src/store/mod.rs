@@ -22,8 +22,17 @@
 //! * `sqlite/` — the SQLite backend: all SQL, the reader pool, the commit pipeline
 //!   (`sqlite/commit/`), migrations, backup, verify.
 
+pub mod accounts;
+pub mod admin;
+pub mod audit;
+pub mod cards;
+pub mod customers;
 pub mod ids;
+pub mod movements;
 pub mod sqlite;
+pub mod statements;
+pub mod transactions;
+pub mod users;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -93,4 +102,13 @@ impl Store {
             Self::Sqlite(db) => db.shutdown().await,
         }
     }
+}
+
+/// Serializes a domain value by its `Display` text (account numbers, statuses, balances as the
+/// contract's two-decimal strings).
+pub fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }

@@ -1,38 +1,14 @@
 //! Bank accounts: open, list, rename, close. Balances change only in `ledger.rs`.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::{ApiError, ErrorCode};
 use crate::limits::ACCOUNT_NUMBER_ATTEMPTS_MAX;
 use crate::store::sqlite::transactions::{OrderTerm, order_by_sql};
-use crate::store::sqlite::{customers, is_unique_violation};
+use crate::store::sqlite::{customers, decode, decode_cents, is_unique_violation};
 
-/// An account as the API shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Account {
-    pub id: i64,
-    pub account_number: String,
-    pub account_type: String,
-    pub nickname: String,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub balance: i64,
-    pub status: String,
-    pub customer: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl Account {
-    pub fn status(&self) -> AccountStatus {
-        AccountStatus::parse(&self.status).unwrap_or(AccountStatus::Closed)
-    }
-
-    pub fn balance(&self) -> Balance {
-        Balance::from_cents(self.balance).unwrap_or(Balance::ZERO)
-    }
-}
+pub use crate::store::accounts::Account;
 
 /// Which of the customer's accounts to list.
 #[derive(Clone, Copy, Debug)]
@@ -47,14 +23,16 @@ const SELECT_ACCOUNT: &str =
         a.status, a.customer_id, a.created_at, a.updated_at
     FROM accounts a";
 
+/// Decodes an account row strictly: a number, type, balance or status the domain does not
+/// accept is an error (the row is corrupt), never a plausible default.
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
-        account_number: row.get(1)?,
-        account_type: row.get(2)?,
+        account_number: decode(row, 1, AccountNumber::parse)?,
+        account_type: decode(row, 2, AccountType::parse)?,
         nickname: row.get(3)?,
-        balance: row.get(4)?,
-        status: row.get(5)?,
+        balance: decode_cents(row, 4, Balance::from_cents)?,
+        status: decode(row, 5, AccountStatus::parse)?,
         customer: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
@@ -196,7 +174,7 @@ pub fn update(
     now: &str,
 ) -> Result<Account, ApiError> {
     let account = find_by_id_and_owner(conn, id, user_id)?;
-    if account.status() == AccountStatus::Closed {
+    if account.status == AccountStatus::Closed {
         return Err(account_closed());
     }
     conn.prepare_cached(
@@ -210,12 +188,12 @@ pub fn update(
 /// Closes an empty, active account. Its history stays.
 pub fn close(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(), ApiError> {
     let account = find_by_id_and_owner(conn, id, user_id)?;
-    match account.status() {
+    match account.status {
         AccountStatus::Closed => return Err(account_closed()),
         AccountStatus::Frozen => return Err(account_frozen()),
         AccountStatus::Active => {}
     }
-    if account.balance != 0 {
+    if account.balance != Balance::ZERO {
         return Err(ApiError::rule(
             ErrorCode::AccountNotEmpty,
             "Only an account with a zero balance can be closed; withdraw or transfer the balance first.",

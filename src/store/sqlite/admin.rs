@@ -254,7 +254,7 @@ pub fn set_frozen(
     } else {
         AccountStatus::Active
     };
-    match account.status() {
+    match account.status {
         AccountStatus::Closed => return Err(account_closed()),
         status if status == target => return Ok((account, false)),
         _ => {}

@@ -106,7 +106,7 @@ pub fn issue(
             format!("Invalid pk \"{account_id}\" - object does not exist."),
         )
     })?;
-    match account.status() {
+    match account.status {
         AccountStatus::Closed => return Err(accounts::account_closed()),
         AccountStatus::Frozen => return Err(accounts::account_frozen()),
         AccountStatus::Active => {}

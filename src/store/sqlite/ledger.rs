@@ -15,6 +15,7 @@ use rusqlite::{Connection, params};
 
 use crate::domain::{AccountNumber, AccountStatus, Amount, Balance, TransactionType};
 use crate::error::{ApiError, ErrorCode};
+use crate::store::ids::AccountId;
 use crate::store::sqlite::accounts::{self, Account, account_closed, account_frozen};
 
 /// The result of a deposit or withdrawal.
@@ -43,7 +44,7 @@ pub fn deposit(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, Ap
     let account = accounts::find_by_id_and_owner(conn, movement.account_id, movement.user_id)?;
     ensure_movable(&account, false)?;
     let new_balance = account
-        .balance()
+        .balance
         .credit(movement.amount)
         .ok_or_else(ApiError::balance_limit_exceeded)?;
     let now = posting_time();
@@ -59,7 +60,7 @@ pub fn deposit(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, Ap
         &now,
     )?;
     debug_assert_eq!(
-        new_balance.cents() - account.balance,
+        new_balance.cents() - account.balance.cents(),
         movement.amount.cents()
     );
     Ok(Posting {
@@ -72,7 +73,7 @@ pub fn withdraw(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, A
     let account = accounts::find_by_id_and_owner(conn, movement.account_id, movement.user_id)?;
     ensure_movable(&account, false)?;
     let new_balance = account
-        .balance()
+        .balance
         .debit(movement.amount)
         .ok_or_else(ApiError::insufficient_funds)?;
     let now = posting_time();
@@ -88,7 +89,7 @@ pub fn withdraw(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, A
         &now,
     )?;
     debug_assert_eq!(
-        account.balance - new_balance.cents(),
+        account.balance.cents() - new_balance.cents(),
         movement.amount.cents()
     );
     debug_assert!(new_balance.cents() >= 0);
@@ -115,11 +116,11 @@ pub fn transfer(
     ensure_movable(&source, false)?;
     ensure_movable(&destination, true)?;
     let source_balance = source
-        .balance()
+        .balance
         .debit(movement.amount)
         .ok_or_else(ApiError::insufficient_funds)?;
     let destination_balance = destination
-        .balance()
+        .balance
         .credit(movement.amount)
         .ok_or_else(ApiError::balance_limit_exceeded)?;
 
@@ -137,7 +138,7 @@ pub fn transfer(
         kind: TransactionType::TransferOut,
         amount: movement.amount,
         balance_after: source_balance,
-        counterparty: Some(&destination.account_number),
+        counterparty: Some(destination.account_number.as_str()),
         transfer_id: Some(transfer_id),
         description: movement.description,
     };
@@ -145,15 +146,15 @@ pub fn transfer(
         account: &destination,
         kind: TransactionType::TransferIn,
         balance_after: destination_balance,
-        counterparty: Some(&source.account_number),
+        counterparty: Some(source.account_number.as_str()),
         ..out_leg
     };
     append(conn, &[out_leg, in_leg], &now)?;
 
     // The two legs sum to zero: what left the source arrived at the destination.
     debug_assert_eq!(
-        (source.balance - source_balance.cents())
-            - (destination_balance.cents() - destination.balance),
+        (source.balance.cents() - source_balance.cents())
+            - (destination_balance.cents() - destination.balance.cents()),
         0
     );
     Ok(Transfer {
@@ -164,7 +165,7 @@ pub fn transfer(
 
 /// Refuses movements on frozen or closed accounts.
 fn ensure_movable(account: &Account, is_destination: bool) -> Result<(), ApiError> {
-    match (account.status(), is_destination) {
+    match (account.status, is_destination) {
         (AccountStatus::Active, _) => Ok(()),
         (AccountStatus::Frozen, false) => Err(account_frozen()),
         (AccountStatus::Closed, false) => Err(account_closed()),
@@ -181,7 +182,7 @@ fn ensure_movable(account: &Account, is_destination: bool) -> Result<(), ApiErro
 
 fn set_balance(
     conn: &Connection,
-    account_id: i64,
+    account_id: AccountId,
     balance: Balance,
     postings: i64,
     now: &str,

@@ -327,6 +327,32 @@ pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
     )
 }
 
+/// Column `index` parsed by a domain type's `parse`: text the domain refuses is a corrupt row,
+/// reported as a conversion error (an internal error to the client), never replaced by a default.
+pub(crate) fn decode<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| corrupt(index, format!("unexpected value {text:?}")))
+}
+
+/// Column `index`, integer cents, checked by a money type's `from_cents` (`Balance`: never
+/// negative, never above the maximum).
+pub(crate) fn decode_cents<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    from_cents: impl FnOnce(i64) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let cents: i64 = row.get(index)?;
+    from_cents(cents).ok_or_else(|| corrupt(index, format!("cents out of range: {cents}")))
+}
+
+fn corrupt(index: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, why.into())
+}
+
 /// Serializes integer cents as the contract's two-decimal string.
 pub fn serialize_cents<S: serde::Serializer>(
     cents: &i64,

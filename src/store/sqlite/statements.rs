@@ -104,7 +104,7 @@ pub fn draft(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Draft, ApiError> {
-    let account_id = account.id;
+    let account_id = account.id.get();
     let snapshot = conn.unchecked_transaction()?;
     let range = Range::of_dates(account_id, start, end)?;
     let last_transaction_id: i64 = snapshot
@@ -163,8 +163,8 @@ pub fn draft(
     snapshot.finish()?;
     Ok(Draft {
         account_id,
-        customer_id: account.customer,
-        account_number: account.account_number,
+        customer_id: account.customer.get(),
+        account_number: account.account_number.to_string(),
         start,
         end,
         opening,

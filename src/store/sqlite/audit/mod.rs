@@ -19,51 +19,7 @@ mod filters;
 
 pub use filters::{AUDIT_ROWS_INDEXED_PER_CALL, AuditFilters, index_new_rows, list};
 
-/// Who did it and from where.
-#[derive(Clone, Debug, Default)]
-pub struct AuditContext {
-    pub actor_user_id: Option<i64>,
-    pub client_ip: String,
-    /// The server's id of the request.
-    pub request_id: String,
-    /// The client's own `X-Request-Id`, if it sent one (recorded apart from the server's).
-    pub client_request_id: Option<String>,
-}
-
-impl AuditContext {
-    pub fn with_actor(&self, user_id: i64) -> Self {
-        Self {
-            actor_user_id: Some(user_id),
-            ..self.clone()
-        }
-    }
-}
-
-/// How it ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Failure,
-    Denied,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Failure => "failure",
-            Self::Denied => "denied",
-        }
-    }
-}
-
-/// What happened.
-pub struct AuditEvent<'a> {
-    pub action: &'a str,
-    pub object: Option<(&'a str, i64)>,
-    pub outcome: Outcome,
-    pub details: Value,
-}
+pub use crate::store::audit::{AuditContext, AuditEvent, Outcome};
 
 /// An audit row as staff see it.
 #[derive(Clone, Debug, Serialize)]
