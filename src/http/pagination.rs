@@ -96,6 +96,40 @@ where
     )
 }
 
+/// The whole list answer from a store query: reads `page`/`page_size`, awaits
+/// `fetch(window)` (a `Store` list method: the total count and one page of rows), and wraps the
+/// rows in the envelope with links to `path`.
+pub async fn store_page_response<T, F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &QueryPairs,
+    path: &str,
+    fetch: F,
+) -> Result<Json<Value>, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(crate::store::PageWindow) -> Fut,
+    Fut: std::future::Future<Output = Result<(u64, Vec<T>), ApiError>>,
+{
+    let page = PageRequest::from_query(query)?;
+    let (count, results) = fetch(crate::store::PageWindow {
+        limit: page.limit(),
+        offset: page.offset(),
+    })
+    .await?;
+    envelope(
+        &PageLinks {
+            public_url: state.config.public_url.as_ref(),
+            headers,
+            path,
+            query,
+        },
+        page,
+        count,
+        results,
+    )
+}
+
 /// Builds the envelope, or "Invalid page." when the page is past the end (page 1 of an empty
 /// list is a valid, empty page).
 pub fn envelope<T: Serialize>(

@@ -37,6 +37,14 @@ pub mod users;
 use crate::config::Config;
 use crate::error::ApiError;
 
+/// One page of a list: at most `limit` rows after skipping `offset` (DRF's page number
+/// pagination, already validated by the HTTP layer).
+#[derive(Clone, Copy, Debug)]
+pub struct PageWindow {
+    pub limit: u32,
+    pub offset: u64,
+}
+
 /// The bank's storage, whichever database is underneath. Cheap to clone (handles only).
 #[derive(Clone)]
 pub enum Store {
