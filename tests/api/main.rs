@@ -17,6 +17,7 @@ mod compression;
 mod concurrency;
 mod connections_and_metrics;
 mod console;
+mod cors;
 mod customers;
 mod formats_ordering_and_search;
 mod idempotency;
