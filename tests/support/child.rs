@@ -41,6 +41,7 @@ pub fn without_throttling(command: &mut Command) -> &mut Command {
         .env("BANKD_THROTTLE_MOVEMENTS_PER_USER_PER_MINUTE", "0")
 }
 
+/// Runs `command` inside `dir` without the developer's `BANKD_*` variables.
 fn clean(mut command: Command, dir: &Path) -> Command {
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
         command.env_remove(key);
@@ -112,7 +113,8 @@ impl ChildServer {
         }
     }
 
-    /// Sends a signal by name (`HUP`, `TERM`, ...) with kill(1).
+    /// Sends a signal by name (`HUP`, `TERM`, ...) with kill(1), to the process `start`
+    /// spawned: under a wrapper that is the wrapper, which may not pass it on (see `kill`).
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([&format!("-{name}"), &self.child.id().to_string()])
