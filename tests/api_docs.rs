@@ -24,6 +24,11 @@ mod render;
 #[path = "api_docs/tour.rs"]
 mod tour;
 
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;

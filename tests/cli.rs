@@ -4,12 +4,14 @@
 //! Every command runs in its own temporary directory with no `BANKD_*` variables inherited, so
 //! a developer's `bank.toml` or environment cannot change the outcome.
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
 #[path = "cli/serve.rs"]
 mod serve;
 #[path = "cli/signals.rs"]
 mod signals;
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::Write;
 use std::path::Path;
@@ -23,7 +25,7 @@ const PASSWORD: &str = "a-strong-password123";
 
 /// `bankd` with a clean environment, run inside `dir`.
 fn bankd(dir: &Path) -> Command {
-    let mut command = child_server::bankd_command(dir);
+    let mut command = support::child::bankd_command(dir);
     command.env("BANKD_LOG_LEVEL", "warn");
     command
 }
@@ -306,11 +308,11 @@ fn changepassword(dir: &TempDir, username: &str, password: &str) -> Output {
 async fn changepassword_sets_the_password_and_a_running_server_stops_honouring_old_tokens() {
     let dir = tempfile::tempdir().expect("temporary directory");
     assert!(createsuperuser(&dir, "admin", PASSWORD).status.success());
-    let server = child_server::ChildServer::start(bankd(dir.path()), Path::new(&database(&dir)));
+    let server = support::child::ChildServer::start(bankd(dir.path()), Path::new(&database(&dir)));
     let client = reqwest::Client::new();
     let call = |method, path: &'static str, token: String, body| {
         let (client, address) = (client.clone(), server.address.clone());
-        async move { child_server::request(&client, &address, method, path, &token, body).await }
+        async move { support::child::request(&client, &address, method, path, &token, body).await }
     };
     let credentials =
         |password: &str| Some(serde_json::json!({ "username": "admin", "password": password }));

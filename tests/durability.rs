@@ -10,18 +10,20 @@
 //! Needs `strace` (`.ci/run` installs it): without it, or where it cannot trace, the test says
 //! "skipped" and passes, except under `CI=true` where it fails.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
-use child_server::{ChildServer, bankd_command, request};
+use support::child::{
+    ChildServer, bankd_command, bankd_command_under, request, without_throttling,
+};
 
 const PASSWORD: &str = "a-strong-password123";
 
@@ -56,7 +58,7 @@ async fn fail_stop_under(syscall: &str, cause: &str) {
     stop(healthy);
 
     // Act: the same database under a server whose `syscall`s all fail.
-    let mut failing = StracedServer::start(dir.path(), &database, syscall);
+    let mut failing = start_with_failing(dir.path(), &database, syscall);
     let deposit = format!("/api/accounts/{account_id}/deposit/");
     let first = keyed_deposit(&client, &failing.address, &token, &deposit).await;
     let replay = keyed_deposit(&client, &failing.address, &token, &deposit).await;
@@ -70,7 +72,7 @@ async fn fail_stop_under(syscall: &str, cause: &str) {
         assert_eq!(*status_code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["code"], "service_unavailable", "{body}");
     }
-    let status = failing.wait_exit();
+    let status = failing.wait_for_exit("after losing durability");
     let log = std::fs::read_to_string(dir.path().join("failing.log")).unwrap_or_default();
     assert!(!status.success(), "bankd exited with {status}\n{log}");
     assert!(log.contains("durability lost"), "{log}");
@@ -119,9 +121,7 @@ fn strace_works() -> bool {
 /// `bankd` with its stderr in `<dir>/<name>.log`.
 fn server_command(dir: &Path, name: &str) -> Command {
     let mut command = bankd_command(dir);
-    command
-        .env("BANKD_THROTTLE_AUTH_PER_IP_PER_MINUTE", "0")
-        .stderr(log_file(dir, name));
+    without_throttling(&mut command).stderr(log_file(dir, name));
     command
 }
 
@@ -196,76 +196,17 @@ async fn keyed_deposit(
     Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-/// `bankd serve` under `strace`, every call of one syscall failing with `EIO`; stopped when
-/// dropped.
-struct StracedServer {
-    child: Child,
-    address: String,
-}
-
-impl StracedServer {
-    fn start(dir: &Path, database: &Path, syscall: &str) -> Self {
-        let mut command = Command::new("strace");
-        command
-            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
-            .arg(format!("trace={syscall}"))
-            .arg("-e")
-            .arg(format!("inject={syscall}:error=EIO"))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_bankd"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(database)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(log_file(dir, "failing"));
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
-            command.env_remove(key);
-        }
-        let mut child = command.spawn().expect("strace starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let address = loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("read the banner");
-            assert!(read > 0, "bankd exited before printing its address");
-            if let Some(url) = line.trim().strip_prefix("bankd listening on ") {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Self { child, address }
-    }
-
-    /// Waits (with a generous guard against a hang) for the server to exit by itself.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "bankd did not stop after losing durability"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for StracedServer {
-    /// Kills the server strace started, by its id, then strace: strace passes neither a SIGKILL
-    /// nor (with `-o FILE`) a SIGTERM on, and would leave the server running untraced.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let strace = self.child.id();
-            let children =
-                std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
-                    .unwrap_or_default();
-            for server in children.split_whitespace() {
-                let _ = Command::new("kill").args(["-KILL", server]).status();
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `bankd serve` under `strace`, every call of one syscall failing with `EIO`, its stderr in
+/// `<dir>/failing.log`; killed (server first, then strace) when dropped.
+fn start_with_failing(dir: &Path, database: &Path, syscall: &str) -> ChildServer {
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscall}"))
+        .arg("-e")
+        .arg(format!("inject={syscall}:error=EIO"))
+        .arg("--");
+    let mut command = bankd_command_under(strace, dir);
+    command.stderr(log_file(dir, "failing"));
+    ChildServer::start(command, database)
 }

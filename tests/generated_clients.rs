@@ -8,15 +8,17 @@
 //! (`.ci/run` calls it). Without them the test says "skipped" and passes, except under
 //! `CI=true`, where a missing tool is a failure.
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use child_server::{ChildServer, bankd_command};
 use serde_json::Value;
+use support::child::{ChildServer, bankd_command};
 
 const STAFF_USERNAME: &str = "flow-staff";
 const STAFF_PASSWORD: &str = "flow-staff-password-123";

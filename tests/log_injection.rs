@@ -8,10 +8,12 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
-use child_server::{ChildServer, bankd_command};
+use support::child::{ChildServer, bankd_command};
 
 /// A username that, written raw, would end the line and start a forged one, then erase it
 /// from a terminal and recolour what follows.

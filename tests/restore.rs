@@ -15,10 +15,12 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
-use child_server::{ChildServer, bankd_command, request};
+use support::child::{ChildServer, bankd_command, request};
 
 const PASSWORD: &str = "a-strong-password123";
 

@@ -5,12 +5,15 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use bankd::app::App;
-use bankd::config::Config;
 use serde_json::{Value, json};
 
 #[path = "schema/document.rs"]
 mod document;
+
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
 /// Every (METHOD, documented path) the router registers, read from `src/http`.
 fn routes_in_source() -> BTreeSet<(String, String)> {
@@ -304,17 +307,8 @@ impl Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_of_a_tour_of_the_api_match_their_documented_schemas() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        database_path: dir.path().join("bank.db"),
-        ..Config::default()
-    };
-    let app = App::build(config).expect("app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(app.run(listener, std::future::pending()));
+    let app = support::app::spawn_app().await;
+    let base = app.address.clone();
     let http = reqwest::Client::new();
     let document: Value = http
         .get(format!("{base}/api/schema/"))

@@ -9,10 +9,12 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
-use child_server::{ChildServer, bankd_command};
+use support::child::{ChildServer, bankd_command};
 
 const PASSWORD: &str = "a-strong-password123";
 const WRONG_PASSWORD: &str = "wrong-password-7731";

@@ -1,5 +1,5 @@
 //! Tokens (contract §2): `get-token`, `logout`, expiry, and how the `Authorization` header is
-//! read (`401` bodies with their `WWW-Authenticate: Token` challenge).
+//! read (`401` bodies with their `WWW-Authenticate` challenge: `Token`, or `Bearer` for a JWT).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -270,4 +270,22 @@ async fn a_username_longer_than_any_account_can_have_is_a_field_error_at_login()
         body,
         json!({ "username": ["Ensure this field has no more than 150 characters."] })
     );
+}
+
+#[tokio::test]
+async fn jwt_failures_challenge_with_bearer_and_token_failures_with_token() {
+    let app = spawn_app().await;
+
+    let jwt = app
+        .send(
+            app.raw(Method::GET, "/api/accounts/")
+                .header("Authorization", "Bearer not-a-jwt"),
+        )
+        .await;
+    let token = app.get("/api/accounts/", &"0".repeat(40)).await;
+
+    assert_eq!(jwt.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(jwt.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(token.header("www-authenticate"), Some("Token"));
 }

@@ -1,103 +1,20 @@
-//! The harness: the real application on port 0 with a fresh SQLite file, and typed helpers.
+//! The API suite's vocabulary: typed helpers over the shared in-process harness
+//! (`tests/support/app.rs`, re-exported here so every test imports from one place).
 //!
-//! In the style of zero-to-production's `spawn_app()`: each test gets its own server, its own
-//! temporary database and a `reqwest` client, and talks to it only through HTTP. Helpers that
-//! set up state (`new_user`, `open_account`, `funded_account`) assert their own success so a
-//! broken arrangement fails loudly at the line that broke; helpers that perform the action
-//! under test (`deposit`, `withdraw`, `transfer`, `get`, `post`, ...) return the raw
-//! `ApiResponse` and leave the assertions to the test.
+//! Helpers that set up state (`new_user`, `open_account`, `funded_account`) assert their own
+//! success so a broken arrangement fails loudly at the line that broke; helpers that perform
+//! the action under test (`deposit`, `withdraw`, `transfer`, `get`, `post`, ...) return the raw
+//! `ApiResponse` and leave the assertions to the test. They are methods of the harness's
+//! `TestApp` (an inherent `impl` may live anywhere in the crate that defines the type), so a test
+//! reads `app.new_user()` whether the helper is generic or the API suite's own.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use bankd::app::App;
-use bankd::config::Config;
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+pub use crate::support::app::{ApiResponse, NO_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// A password that passes every Django validator for the usernames the harness makes.
 pub const PASSWORD: &str = "a-strong-password123";
-
-/// Pass as the token to send no `Authorization` header at all.
-pub const NO_TOKEN: &str = "";
-
-/// A running application and the means to talk to it.
-pub struct TestApp {
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
-    pub address: String,
-    pub client: reqwest::Client,
-    /// The SQLite file behind this app (inside `_dir`).
-    pub database_path: PathBuf,
-    next_user: AtomicUsize,
-    _dir: TempDir,
-    /// Dropping the sender resolves the server's shutdown future.
-    _shutdown: oneshot::Sender<()>,
-}
-
-/// A response: status, headers and the body parsed as JSON (`Value::Null` when empty,
-/// `Value::String` with the raw text when it is not JSON).
-#[derive(Debug)]
-pub struct ApiResponse {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl ApiResponse {
-    /// A header's value as text, if present.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts the status (showing the body when it differs) and returns the body.
-    #[track_caller]
-    pub fn expect(self, status: StatusCode) -> Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.body
-        );
-        self.body
-    }
-}
-
-/// Starts the application with the test defaults.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
-
-/// Starts the application after `configure` has adjusted the test defaults.
-pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let database_path = dir.path().join("bank.db");
-    let mut config = Config {
-        database_path: database_path.clone(),
-        // Throttling is not under test here, and the suite registers many users from one IP.
-        throttle_auth_per_ip_per_minute: 0,
-        throttle_failed_logins_per_user_per_minute: 0,
-        ..Config::default()
-    };
-    configure(&mut config);
-    let app = App::build(config).expect("the app builds on a fresh database");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let port = listener.local_addr().expect("local address").port();
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-        database_path,
-        next_user: AtomicUsize::new(1),
-        _dir: dir,
-        _shutdown: shutdown,
-    }
-}
 
 /// A complete, valid registration body for `username`.
 pub fn registration_body(username: &str) -> Value {
@@ -158,88 +75,6 @@ pub fn keys(body: &Value) -> Vec<String> {
 }
 
 impl TestApp {
-    /// A request builder for `path` (relative to the app, or an absolute URL).
-    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.address)
-        };
-        self.client.request(method, url)
-    }
-
-    /// Sends a prepared request and reads the whole response.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> ApiResponse {
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a readable body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        ApiResponse {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// Sends `method path` with the token (unless `NO_TOKEN`) and an optional JSON body.
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> ApiResponse {
-        self.request_with(method, path, token, body, &[]).await
-    }
-
-    /// Like `request`, with extra headers (`Idempotency-Key`, `X-Request-Id`, ...).
-    pub async fn request_with(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> ApiResponse {
-        let mut request = self.raw(method, path);
-        if !token.is_empty() {
-            request = request.header("Authorization", format!("Token {token}"));
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        self.send(request).await
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> ApiResponse {
-        self.request(Method::GET, path, token, None).await
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> ApiResponse {
-        self.request(Method::POST, path, token, Some(body)).await
-    }
-
-    pub async fn put(&self, path: &str, token: &str, body: Value) -> ApiResponse {
-        self.request(Method::PUT, path, token, Some(body)).await
-    }
-
-    pub async fn patch(&self, path: &str, token: &str, body: Value) -> ApiResponse {
-        self.request(Method::PATCH, path, token, Some(body)).await
-    }
-
-    pub async fn delete(&self, path: &str, token: &str) -> ApiResponse {
-        self.request(Method::DELETE, path, token, None).await
-    }
-
     /// `POST /api/register/` with a complete, valid body for `username`.
     pub async fn register(&self, username: &str) -> ApiResponse {
         self.post("/api/register/", NO_TOKEN, registration_body(username))
@@ -258,7 +93,7 @@ impl TestApp {
 
     /// Registers a fresh user (with its customer profile) and returns its username and token.
     pub async fn new_named_user(&self) -> (String, String) {
-        let number = self.next_user.fetch_add(1, Ordering::Relaxed);
+        let number = self.next_number();
         let username = format!("user{number}");
         self.register(&username).await.expect(StatusCode::CREATED);
         let token = self.login(&username, PASSWORD).await;
@@ -363,51 +198,6 @@ impl TestApp {
         self.transactions(token, "").await["count"]
             .as_u64()
             .expect("count")
-    }
-
-    /// Runs one SQL statement directly on the app's database file and returns the rows it
-    /// changed. Only for arrangements the API cannot make (a balance near the cap, a frozen
-    /// account, an expired schema); every assertion still goes through HTTP.
-    pub fn execute_sql(&self, sql: &str, params: impl rusqlite::Params) -> usize {
-        self.try_execute_sql(sql, params)
-            .expect("the statement runs")
-    }
-
-    /// Like `execute_sql`, but hands back SQLite's refusal (a trigger, a constraint) instead of
-    /// panicking.
-    pub fn try_execute_sql(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> rusqlite::Result<usize> {
-        self.sql_connection().execute(sql, params)
-    }
-
-    /// Runs one query directly on the app's database file and returns every row as SQLite
-    /// values. For arrangements (ids the API does not show) and for checking what is stored
-    /// (a card number must never be).
-    pub fn query_sql(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> Vec<Vec<rusqlite::types::Value>> {
-        let conn = self.sql_connection();
-        let mut statement = conn.prepare(sql).expect("the query prepares");
-        let columns = statement.column_count();
-        statement
-            .query_map(params, |row| {
-                (0..columns).map(|index| row.get(index)).collect()
-            })
-            .expect("the query runs")
-            .collect::<rusqlite::Result<_>>()
-            .expect("the rows read")
-    }
-
-    fn sql_connection(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&self.database_path).expect("open the database");
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .expect("busy timeout");
-        conn
     }
 
     /// Everything a user can observe about their own data: profile, accounts (open and

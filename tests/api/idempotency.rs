@@ -8,10 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::child_server::{ChildServer, bankd_command};
 use crate::helpers::{
     ApiResponse, PASSWORD, TestApp, assert_detail, registration_body, spawn_app, text,
 };
+use crate::support::child::{ChildServer, bankd_command};
 
 /// `POST path` with the token, a JSON body and an `Idempotency-Key`.
 async fn keyed_post(app: &TestApp, token: &str, path: &str, body: Value, key: &str) -> ApiResponse {

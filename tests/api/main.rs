@@ -1,8 +1,12 @@
-//! Black-box tests of the HTTP API: the real application on port 0 with a fresh SQLite file per
-//! test, driven only through HTTP (see `helpers.rs`). One binary, one module per concern.
+//! Black-box tests of the HTTP API: the real application on port 0 with a fresh database per
+//! test (the shared harness in `tests/support/`), driven only through HTTP with the typed
+//! helpers of `helpers.rs`. One binary, one module per concern.
 
-#[path = "../support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod accounts;
@@ -11,25 +15,26 @@ mod bad_input;
 mod cards;
 mod compression;
 mod concurrency;
+mod connections_and_metrics;
 mod console;
+mod cors;
 mod customers;
-mod drf;
+mod formats_ordering_and_search;
 mod idempotency;
-mod isolation;
 mod jwt;
 mod me;
-mod metadata;
 mod movements;
 mod multipart;
+mod options_metadata;
 mod passwords;
 mod registration;
 mod request_origin;
 mod revocation;
-mod server_edges;
 mod staff;
 mod staff_names;
 mod statement_pages;
 mod statements;
 mod throttling;
 mod transactions;
-mod wire;
+mod user_isolation;
+mod wire_format;

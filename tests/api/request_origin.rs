@@ -1,6 +1,7 @@
 //! What a client can claim about itself and cannot forge (issue 11 items 8 and 9): its address
 //! behind trusted proxies (`X-Forwarded-For` with ports and brackets, IPv6 clients throttled by
-//! /64), the `Host` its links are built from (`server.allowed_hosts`, `server.public_url`) and
+//! /64), the `Host` and scheme its links are built from (`server.allowed_hosts`, `server.public_url`,
+//! `X-Forwarded-Proto` from a trusted proxy) and
 //! its own `X-Request-Id`, recorded beside the server's id instead of replacing it.
 
 use bankd::config::{Config, IpNet, PublicUrl};
@@ -281,4 +282,70 @@ async fn a_long_or_unprintable_client_request_id_is_neither_echoed_nor_recorded(
         rows.iter().all(|row| row["client_request_id"].is_null()),
         "{rows:?}"
     );
+}
+
+#[tokio::test]
+async fn page_links_say_https_only_when_a_trusted_proxy_says_so() {
+    let direct = spawn_app().await;
+    let proxied = spawn_app_with(|config| {
+        config.trusted_proxies = vec![bankd::config::IpNet::parse("127.0.0.1").expect("ip")];
+    })
+    .await;
+    for (app, expected) in [(&direct, "http://"), (&proxied, "https://")] {
+        let token = app.new_user().await;
+        app.open_account(&token).await;
+        app.open_account(&token).await;
+
+        let page = app
+            .request_with(
+                Method::GET,
+                "/api/accounts/?page_size=1",
+                &token,
+                None,
+                &[("X-Forwarded-Proto", "https")],
+            )
+            .await
+            .expect(StatusCode::OK);
+
+        let next = page["next"].as_str().expect("a next link");
+        assert!(next.starts_with(expected), "{next}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_records_the_forwarded_client_ip_only_from_a_trusted_proxy() {
+    let trusting = spawn_app_with(|config| {
+        config.trusted_proxies =
+            vec![bankd::config::IpNet::parse("127.0.0.0/8").expect("a network")];
+    })
+    .await;
+    let distrusting = spawn_app().await;
+    let mut seen = Vec::new();
+
+    for app in [&trusting, &distrusting] {
+        app.request_with(
+            Method::POST,
+            "/api/register/",
+            NO_TOKEN,
+            Some(registration_body("forwarded")),
+            &[("X-Forwarded-For", "203.0.113.9")],
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let (_, staff) = app.new_staff_user().await;
+        let rows = app
+            .get("/api/admin/audit/?action=register", &staff)
+            .await
+            .expect(StatusCode::OK);
+        let row = rows["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|row| row["details"]["username"] == "forwarded")
+            .cloned()
+            .expect("the register row");
+        seen.push(row["client_ip"].clone());
+    }
+
+    assert_eq!(seen, [json!("203.0.113.9"), json!("127.0.0.1")]);
 }

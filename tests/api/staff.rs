@@ -4,7 +4,7 @@
 //! used, or with the real `bankd createsuperuser`.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ use crate::helpers::{
     ApiResponse, NO_TOKEN, PASSWORD, TestApp, assert_detail, assert_field_error, id_of, keys,
     not_found, registration_body, spawn_app, text,
 };
+use crate::support::child::bankd_command;
 
 /// Every staff route, as (method, path) for an account id.
 fn admin_routes(account: i64) -> Vec<(Method, String)> {
@@ -424,7 +425,7 @@ async fn a_superuser_made_by_createsuperuser_reaches_the_admin_routes() {
     let app = spawn_app().await;
     let token = app.new_user().await;
     app.open_account(&token).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bankd"))
+    let mut child = bankd_command(app.database_path.parent().expect("a directory"))
         .args([
             "createsuperuser",
             "--username",

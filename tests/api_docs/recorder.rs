@@ -2,47 +2,16 @@
 //! exchanges recorded under their labels.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use bankd::app::App;
-use bankd::config::Config;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 use crate::PASSWORD;
 use crate::normalise::SHOWN_HOST;
 
-/// A running app on port 0 with its own database.
-pub struct Server {
-    pub base: String,
-    pub host: String,
-    pub database_path: PathBuf,
-    _dir: TempDir,
-}
-
-pub async fn start(configure: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let database_path = dir.path().join("bank.db");
-    let mut config = Config {
-        database_path: database_path.clone(),
-        ..Config::default()
-    };
-    configure(&mut config);
-    let app = App::build(config).expect("the app builds on a fresh database");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let host = listener.local_addr().expect("local address").to_string();
-    tokio::spawn(app.run(listener, std::future::pending()));
-    Server {
-        base: format!("http://{host}"),
-        host,
-        database_path,
-        _dir: dir,
-    }
-}
+/// The app the tour talks to: the shared in-process harness (`tests/support/app.rs`).
+pub use crate::support::app::{TestApp as Server, spawn_app_with as start};
 
 // ---------------------------------------------------------------------------------------------
 // Requests, as sent and as shown.
@@ -237,13 +206,13 @@ impl Tour {
     pub fn new(server: &Server) -> Self {
         let mut tour = Self {
             client: reqwest::Client::new(),
-            base: server.base.clone(),
+            base: server.address.clone(),
             examples: BTreeMap::new(),
             order: Vec::new(),
             aliases: Vec::new(),
             account_numbers: 0,
         };
-        tour.alias(&server.host, SHOWN_HOST);
+        tour.alias(server.host(), SHOWN_HOST);
         tour
     }
 

@@ -3,7 +3,7 @@
 //! carries what earlier chapters made (tokens, ids, paths) to later ones.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::PASSWORD;
 use crate::normalise::{SHOWN_HOST, SHOWN_PERIOD_START, SHOWN_TODAY};
 use crate::recorder::{Body, Display, Request, Server, Tour, registration, start};
+use crate::support::child::bankd_command;
 
 /// What the tour has made so far.
 #[derive(Default)]
@@ -558,15 +559,15 @@ async fn wire(t: &mut Tour, s: &Session) {
 /// The `429`, on a second server that allows one auth request per IP per minute.
 async fn throttling(t: &mut Tour, server: &Server) -> Server {
     let throttled = start(|config| config.throttle_auth_per_ip_per_minute = 1).await;
-    t.alias(&throttled.host, SHOWN_HOST);
-    t.base = throttled.base.clone();
+    t.alias(throttled.host(), SHOWN_HOST);
+    t.base = throttled.address.clone();
     let login = || {
         Request::post("/api/get-token/").json(json!({"username": "alice", "password": PASSWORD}))
     };
     // alice exists only on the first server: this one's first answer is "wrong credentials".
     t.quiet(login()).await.expect(400);
     t.check("throttled", login(), 429).await;
-    t.base = server.base.clone();
+    t.base = server.address.clone();
     throttled
 }
 
@@ -638,14 +639,8 @@ async fn writer_jobs(client: &reqwest::Client, base: &str) -> u64 {
 /// Runs the real binary's `createsuperuser` against the live database.
 fn createsuperuser(database: &Path, username: &str) -> String {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bankd"));
-    command
-        .current_dir(dir.path())
-        .env("BANKD_LOG_LEVEL", "warn");
-    for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BANKD_")) {
-        command.env_remove(key);
-    }
-    let mut child = command
+    let mut child = bankd_command(dir.path())
+        .env("BANKD_LOG_LEVEL", "warn")
         .args(["createsuperuser", "--username", username])
         .args([
             "--email",

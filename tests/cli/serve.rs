@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
-use super::child_server::{ChildServer, request};
+use super::support::child::{ChildServer, request};
 use super::{PASSWORD, bankd, database};
 
 /// A `bankd serve` child process on port 0, with a client.

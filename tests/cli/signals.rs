@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::child_server::ChildServer;
+use super::support::child::ChildServer;
 use super::{bankd, database};
 
 fn start(dir: &TempDir, environment: &[(&str, &str)]) -> ChildServer {

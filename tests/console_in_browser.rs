@@ -4,28 +4,32 @@
 //! Each test starts its own app, chromedriver and headless Chromium (one browser at a time:
 //! two cores do not run several well). Screenshots of the journeys land in
 //! `target/screenshots/`, and of every page at 1280 px and 390 px in
-//! `target/browser-screenshots/<page>-<width>.png` (`browser/pages.rs`), for review. Without
+//! `target/browser-screenshots/<page>-<width>.png` (`console_in_browser/pages.rs`), for review. Without
 //! Chromium or chromedriver the tests say so and pass, except under `CI=true`, where a missing
 //! browser is a failure.
 
-#[path = "browser/chart_axis.rs"]
+#[path = "console_in_browser/chart_axis.rs"]
 mod chart_axis;
-#[path = "browser/pages.rs"]
+#[path = "console_in_browser/pages.rs"]
 mod pages;
-#[path = "browser/webdriver.rs"]
+#[path = "console_in_browser/webdriver.rs"]
 mod webdriver;
+
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
 use std::net::TcpListener as StdTcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bankd::app::App;
-use bankd::config::Config;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::Mutex;
 
+use support::app::{TestApp, TestDatabase, spawn_app_on};
 use webdriver::{Element, Session};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -48,7 +52,7 @@ async fn a_customer_registers_opens_two_accounts_moves_money_and_logs_out() {
     let app = spawn_app().await;
 
     // Register, then log in with the prefilled username.
-    browser.goto(&format!("{}/register/", app.url)).await;
+    browser.goto(&format!("{}/register/", app.address)).await;
     browser.wait_for("#register-form").await;
     browser.fill("#register-form-username", "alice").await;
     browser
@@ -246,7 +250,7 @@ async fn a_customer_registers_opens_two_accounts_moves_money_and_logs_out() {
             .await,
         Value::Null
     );
-    browser.goto(&format!("{}/", app.url)).await;
+    browser.goto(&format!("{}/", app.address)).await;
     browser.wait_for("#login-form").await;
 }
 
@@ -258,9 +262,9 @@ async fn a_refused_withdrawal_shows_the_contracts_message_next_to_the_form() {
     };
     let app = spawn_app().await;
     let token = app.register_and_log_in("bob").await;
-    let account = app.post(&token, "/api/accounts/", json!({})).await;
+    let account = app.post_ok(&token, "/api/accounts/", json!({})).await;
     let account_id = account["id"].as_i64().unwrap_or_default();
-    app.post(
+    app.post_ok(
         &token,
         &format!("/api/accounts/{account_id}/deposit/"),
         json!({ "amount": "20.00" }),
@@ -269,7 +273,7 @@ async fn a_refused_withdrawal_shows_the_contracts_message_next_to_the_form() {
 
     browser.log_in_with(&app, &token, "bob").await;
     browser
-        .goto(&format!("{}/accounts/{account_id}/", app.url))
+        .goto(&format!("{}/accounts/{account_id}/", app.address))
         .await;
     browser.wait_for("#withdraw-form").await;
 
@@ -331,7 +335,7 @@ async fn registration_field_errors_are_shown_next_to_their_fields() {
     let app = spawn_app().await;
     app.register_and_log_in("carol").await;
 
-    browser.goto(&format!("{}/register/", app.url)).await;
+    browser.goto(&format!("{}/register/", app.address)).await;
     browser.wait_for("#register-form").await;
     browser.fill("#register-form-username", "Carol").await;
     browser.fill("#register-form-email", "not-an-address").await;
@@ -375,7 +379,7 @@ async fn an_expired_session_sends_the_user_back_to_login_with_a_message() {
     };
     let app = spawn_app().await;
     browser.log_in_with(&app, &"0".repeat(40), "nobody").await;
-    browser.goto(&format!("{}/profile/", app.url)).await;
+    browser.goto(&format!("{}/profile/", app.address)).await;
     browser
         .wait_text("#flash", "Your session has expired. Please log in again.")
         .await;
@@ -394,11 +398,11 @@ async fn a_card_is_issued_once_frozen_and_a_statement_generated() {
     let app = spawn_app().await;
     let token = app.register_and_log_in("dana").await;
     let account = app
-        .post(&token, "/api/accounts/", json!({ "nickname": "Main" }))
+        .post_ok(&token, "/api/accounts/", json!({ "nickname": "Main" }))
         .await;
     let account_id = account["id"].as_i64().unwrap_or_default();
     for amount in ["120.00", "35.50"] {
-        app.post(
+        app.post_ok(
             &token,
             &format!("/api/accounts/{account_id}/deposit/"),
             json!({ "amount": amount, "description": "Pay" }),
@@ -408,7 +412,7 @@ async fn a_card_is_issued_once_frozen_and_a_statement_generated() {
     browser.log_in_with(&app, &token, "dana").await;
 
     // Issue a debit card: number and CVV are shown once, with the warning.
-    browser.goto(&format!("{}/cards/", app.url)).await;
+    browser.goto(&format!("{}/cards/", app.address)).await;
     browser.wait_for("#issue-card-form").await;
     browser.select("#issue-card-form-card_type", "debit").await;
     browser.click("#issue-card-form button[type=submit]").await;
@@ -449,12 +453,12 @@ async fn staff_see_every_account_and_can_freeze_one() {
     };
     let app = spawn_app_with_superuser("admin").await;
     let customer = app.register_and_log_in("erin").await;
-    let account = app.post(&customer, "/api/accounts/", json!({})).await;
+    let account = app.post_ok(&customer, "/api/accounts/", json!({})).await;
     let account_number = account["account_number"].as_str().unwrap_or_default();
     let staff_token = app.log_in("admin").await;
 
     browser.log_in_with(&app, &staff_token, "admin").await;
-    browser.goto(&format!("{}/", app.url)).await;
+    browser.goto(&format!("{}/", app.address)).await;
     browser.click("#nav a[href='/staff/']").await;
     browser.wait_text("main", account_number).await;
     browser.click("main tbody tr .actions button").await;
@@ -470,7 +474,7 @@ async fn staff_see_every_account_and_can_freeze_one() {
 
     // The customer sees the freeze, and no staff pages.
     browser.log_in_with(&app, &customer, "erin").await;
-    browser.goto(&format!("{}/", app.url)).await;
+    browser.goto(&format!("{}/", app.address)).await;
     browser.wait_text(".account-card .badge", "Frozen").await;
     assert_eq!(
         browser
@@ -487,7 +491,9 @@ async fn the_balance_chart_draws_ten_thousand_points_and_one_point() {
         return;
     };
     let app = spawn_app().await;
-    browser.goto(&format!("{}/api-auth/login/", app.url)).await;
+    browser
+        .goto(&format!("{}/api-auth/login/", app.address))
+        .await;
     browser.wait_for("#login-form").await;
 
     // The chart module, fed a year of synthetic history (a random walk), and a single point.
@@ -548,13 +554,13 @@ async fn a_browser_opening_an_api_route_sees_its_json_fetched_with_the_console_t
     let app = spawn_app().await;
     let token = app.register_and_log_in("browsy").await;
     for nickname in ["Browsable one", "Browsable two"] {
-        app.post(&token, "/api/accounts/", json!({ "nickname": nickname }))
+        app.post_ok(&token, "/api/accounts/", json!({ "nickname": nickname }))
             .await;
     }
     browser.log_in_with(&app, &token, "browsy").await;
 
     browser
-        .goto(&format!("{}/api/accounts/?page_size=1", app.url))
+        .goto(&format!("{}/api/accounts/?page_size=1", app.address))
         .await;
     browser.wait_text("#route-status", "200").await;
     browser.wait_text("#route-body", "Browsable one").await;
@@ -567,66 +573,29 @@ async fn a_browser_opening_an_api_route_sees_its_json_fetched_with_the_console_t
 // ---------------------------------------------------------------------------------------------
 // The app
 
-struct TestApp {
-    url: String,
-    http: reqwest::Client,
-    _database: TempDir,
-    _shutdown: oneshot::Sender<()>,
-}
-
+/// Starts the app on a fresh database (the shared harness, `tests/support/app.rs`).
 async fn spawn_app() -> TestApp {
-    start_app(TempDir::new().expect("temp dir")).await
+    support::app::spawn_app().await
 }
 
 /// An app whose database already holds a superuser `username` (made by `bankd createsuperuser`).
 async fn spawn_app_with_superuser(username: &str) -> TestApp {
-    let database = TempDir::new().expect("temp dir");
-    let status = Command::new(env!("CARGO_BIN_EXE_bankd"))
-        .args(["createsuperuser", "--username", username, "--database"])
-        .arg(database.path().join("bank.db"))
-        .env("BANKD_SUPERUSER_PASSWORD", PASSWORD)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("bankd createsuperuser runs");
-    assert!(status.success(), "createsuperuser failed");
-    start_app(database).await
-}
-
-async fn start_app(database: TempDir) -> TestApp {
-    let config = Config {
-        database_path: database.path().join("bank.db"),
-        ..Config::default()
-    };
-    let app = App::build(config).expect("app builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let address = listener.local_addr().expect("local address");
-    let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(app.run(listener, async {
-        let _ = stop.await;
-    }));
-    TestApp {
-        url: format!("http://{address}"),
-        http: reqwest::Client::new(),
-        _database: database,
-        _shutdown: shutdown,
-    }
+    let database = TestDatabase::new();
+    database.create_superuser(username, PASSWORD);
+    spawn_app_on(database, |_| {}).await
 }
 
 impl TestApp {
-    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
-        let mut request = self.http.post(format!("{}{path}", self.url)).json(&body);
-        if !token.is_empty() {
-            request = request.header("Authorization", format!("Token {token}"));
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path} answered {status}: {body}");
-        body
+    /// `POST path` with a token (or `""` for none); asserts a `2xx` and returns the body.
+    async fn post_ok(&self, token: &str, path: &str, body: Value) -> Value {
+        let response = self.post(path, token, body).await;
+        let status = response.status;
+        assert!(
+            status.is_success(),
+            "POST {path} answered {status}: {}",
+            response.body
+        );
+        response.body
     }
 
     /// Registers `username` through the API and returns a token.
@@ -637,13 +606,13 @@ impl TestApp {
             "full_name": format!("{username} Tester"),
             "email": format!("{username}@example.com"),
         });
-        self.post("", "/api/register/", profile).await;
+        self.post_ok("", "/api/register/", profile).await;
         self.log_in(username).await
     }
 
     async fn log_in(&self, username: &str) -> String {
         let answer = self
-            .post(
+            .post_ok(
                 "",
                 "/api/get-token/",
                 json!({ "username": username, "password": PASSWORD }),
@@ -750,7 +719,7 @@ impl Browser {
 
     /// Puts a token in the tab's sessionStorage, as the login page does.
     async fn log_in_with(&self, app: &TestApp, token: &str, username: &str) {
-        self.goto(&format!("{}/api-auth/login/", app.url)).await;
+        self.goto(&format!("{}/api-auth/login/", app.address)).await;
         self.wait_for("#login-form").await;
         self.script_with(
             "sessionStorage.setItem('bankd.token', arguments[0]); sessionStorage.setItem('bankd.username', arguments[1]);",

@@ -13,7 +13,9 @@ async fn the_time_axis_never_repeats_a_label_and_its_unit_follows_the_span() {
         return;
     };
     let app = spawn_app().await;
-    browser.goto(&format!("{}/api-auth/login/", app.url)).await;
+    browser
+        .goto(&format!("{}/api-auth/login/", app.address))
+        .await;
     browser.wait_for("#login-form").await;
 
     // Two movements 300 ms apart, drawn as a chart; and the axis alone at many spans.

@@ -16,17 +16,14 @@ const WIDTHS: [u32; 2] = [1280, 390];
 impl TestApp {
     /// `GET path` with a token; asserts `200` and returns the body.
     async fn get_ok(&self, token: &str, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .header("Authorization", format!("Token {token}"))
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "GET {path} answered {status}: {body}");
-        body
+        let response = self.get(path, token).await;
+        let status = response.status;
+        assert!(
+            status.is_success(),
+            "GET {path} answered {status}: {}",
+            response.body
+        );
+        response.body
     }
 
     /// How many `permission_denied` rows the audit log holds, as staff read it.
@@ -99,35 +96,35 @@ fn browser_screenshot_dir() -> PathBuf {
 async fn busy_customer(app: &TestApp, username: &str) -> (String, i64) {
     let token = app.register_and_log_in(username).await;
     let first = app
-        .post(&token, "/api/accounts/", json!({ "nickname": "Everyday" }))
+        .post_ok(&token, "/api/accounts/", json!({ "nickname": "Everyday" }))
         .await;
     let second = app
-        .post(
+        .post_ok(
             &token,
             "/api/accounts/",
             json!({ "account_type": "savings", "nickname": "Rainy day" }),
         )
         .await;
     let first_id = first["id"].as_i64().expect("id");
-    app.post(
+    app.post_ok(
         &token,
         &format!("/api/accounts/{first_id}/deposit/"),
         json!({ "amount": "1234567.89", "description": "Sold the house" }),
     )
     .await;
-    app.post(
+    app.post_ok(
         &token,
         &format!("/api/accounts/{first_id}/withdraw/"),
         json!({ "amount": "2500.00", "description": "Furniture" }),
     )
     .await;
-    app.post(
+    app.post_ok(
         &token,
         &format!("/api/accounts/{first_id}/transfer/"),
         json!({ "to_account_number": second["account_number"], "amount": "10000.00", "description": "Savings" }),
     )
     .await;
-    app.post(
+    app.post_ok(
         &token,
         "/api/cards/",
         json!({ "account": first_id, "card_type": "debit" }),
@@ -147,7 +144,7 @@ async fn a_customer_browsing_every_page_reads_well_at_both_widths_and_is_never_a
     let (token, account_id) = busy_customer(&app, "grace").await;
     let today = chrono::Utc::now().date_naive().to_string();
     let statement = app
-        .post(
+        .post_ok(
             &token,
             &format!("/api/accounts/{account_id}/statements/"),
             json!({ "start_date": today, "end_date": today }),
@@ -177,13 +174,13 @@ async fn a_customer_browsing_every_page_reads_well_at_both_widths_and_is_never_a
         ("not-found", "/no-such-page/".to_owned(), ".not-found"),
     ];
     for (name, path, ready) in &pages {
-        browser.goto(&format!("{}{path}", app.url)).await;
+        browser.goto(&format!("{}{path}", app.address)).await;
         browser.at_both_widths(name, ready).await;
     }
 
     // Customers see no staff entry, and the staff page says it is for staff without asking
     // a staff route.
-    browser.goto(&format!("{}/staff/audit/", app.url)).await;
+    browser.goto(&format!("{}/staff/audit/", app.address)).await;
     browser.wait_text("main h1", "for staff").await;
     assert_eq!(
         browser
@@ -209,7 +206,7 @@ async fn money_reads_with_thousands_separators_and_the_overview_adds_up_the_acco
     browser.log_in_with(&app, &token, "heidi").await;
 
     browser
-        .goto(&format!("{}/accounts/{account_id}/", app.url))
+        .goto(&format!("{}/accounts/{account_id}/", app.address))
         .await;
     browser.wait_text("#account-balance", "1,222,067.89").await;
     let rows = browser.table_rows("#transactions tbody tr").await;
@@ -223,7 +220,7 @@ async fn money_reads_with_thousands_separators_and_the_overview_adds_up_the_acco
         "{rows:?}"
     );
 
-    browser.goto(&format!("{}/", app.url)).await;
+    browser.goto(&format!("{}/", app.address)).await;
     browser
         .wait_text(".account-card .amount", "1,222,067.89")
         .await;
@@ -266,7 +263,9 @@ async fn staff_pages_name_users_label_types_filter_by_field_and_confirm_a_freeze
     browser.log_in_with(&app, &staff, "admin").await;
 
     // Accounts: usernames, labelled types, money with separators; a filter by username.
-    browser.goto(&format!("{}/staff/accounts/", app.url)).await;
+    browser
+        .goto(&format!("{}/staff/accounts/", app.address))
+        .await;
     browser.wait_count("main tbody tr", 4).await;
     browser
         .at_both_widths("staff-accounts", "main tbody tr")
@@ -300,7 +299,7 @@ async fn staff_pages_name_users_label_types_filter_by_field_and_confirm_a_freeze
     browser
         .goto(&format!(
             "{}/staff/transactions/?account_number={number}",
-            app.url
+            app.address
         ))
         .await;
     browser.wait_count("main tbody tr", 3).await;
@@ -311,7 +310,7 @@ async fn staff_pages_name_users_label_types_filter_by_field_and_confirm_a_freeze
     browser
         .at_both_widths("staff-transactions", "main tbody tr")
         .await;
-    browser.goto(&format!("{}/staff/audit/", app.url)).await;
+    browser.goto(&format!("{}/staff/audit/", app.address)).await;
     browser.wait_for("main tbody tr").await;
     browser
         .select("#staff-filter-action", "account_frozen")
@@ -323,7 +322,9 @@ async fn staff_pages_name_users_label_types_filter_by_field_and_confirm_a_freeze
     assert_eq!(rows[0][2], "Account frozen", "{rows:?}");
     assert!(rows[0][4].contains(&number), "{rows:?}");
     browser.at_both_widths("staff-audit", "main tbody tr").await;
-    browser.goto(&format!("{}/staff/customers/", app.url)).await;
+    browser
+        .goto(&format!("{}/staff/customers/", app.address))
+        .await;
     browser.wait_count("main tbody tr", 2).await;
     browser
         .at_both_widths("staff-customers", "main tbody tr")
@@ -347,7 +348,7 @@ async fn a_mistyped_console_address_shows_the_consoles_own_404_page() {
     };
     let app = spawn_app().await;
 
-    browser.goto(&format!("{}/acounts/7/", app.url)).await;
+    browser.goto(&format!("{}/acounts/7/", app.address)).await;
 
     browser.wait_text("main h1", "Page not found").await;
     assert!(browser.text("main").await.contains("/acounts/7/"));

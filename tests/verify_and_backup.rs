@@ -17,10 +17,12 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-#[path = "support/child_server.rs"]
-mod child_server;
+// Part of the shared harness is for the other test binaries (see `tests/support/mod.rs`).
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
 
-use child_server::{ChildServer, bankd_command, request};
+use support::child::{ChildServer, bankd_command, request, without_throttling};
 const PASSWORD: &str = "a-strong-password123";
 /// Each customer of `populate` deposits this much into each of their accounts.
 const OPENING_DEPOSIT_CENTS: i64 = 100_000; // 1000.00
@@ -747,12 +749,8 @@ impl Server {
         )))
         .expect("server log");
         let mut command = bankd_command(dir);
-        command
-            // Throttling is not under test, and every request here comes from one IP.
-            .env("BANKD_THROTTLE_AUTH_PER_IP_PER_MINUTE", "0")
-            .env("BANKD_THROTTLE_FAILED_LOGINS_PER_USER_PER_MINUTE", "0")
-            .env("BANKD_THROTTLE_MOVEMENTS_PER_USER_PER_MINUTE", "0")
-            .stderr(log);
+        // Throttling is not under test, and every request here comes from one IP.
+        without_throttling(&mut command).stderr(log);
         let process = ChildServer::start(command, database);
         let api = Api {
             address: process.address.clone(),

@@ -1,5 +1,6 @@
-//! The server's edges (issue #11 items 3 and 6): `/metrics` stays bounded whatever methods
-//! clients invent, can require a token and reports the process; connections that never finish
+//! The server's edges (issue 4, issue #11 items 3 and 6): `/metrics` counts requests by route
+//! template and movements by outcome, stays bounded whatever methods clients invent, can
+//! require a token and reports the process; connections that never finish
 //! their headers are closed; the connection cap holds; a request slower than the request
 //! timeout gets a contract-shaped `503`.
 //!
@@ -241,4 +242,71 @@ async fn a_request_slower_than_the_request_timeout_gets_503_in_the_contract_shap
     assert!(body["detail"].is_string(), "{response}");
     // The server goes on serving.
     app.get("/healthz", NO_TOKEN).await.expect(StatusCode::OK);
+}
+
+/// The `/metrics` text.
+async fn metrics(app: &TestApp) -> String {
+    let response = app.get("/metrics", NO_TOKEN).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let content_type = response.header("content-type").expect("a content type");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    response.body.as_str().expect("text").to_owned()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_movements_by_outcome() {
+    let app = spawn_app().await;
+    let token = app.new_user().await;
+    let (source, _) = app.funded_account(&token, "10.00").await;
+    let (_, destination_number) = app.open_account(&token).await;
+    app.transfer(&token, source, &destination_number, "4.00")
+        .await
+        .expect(StatusCode::OK);
+    app.transfer(&token, source, &destination_number, "400.00")
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+    app.get("/api/no-such-route-7f3a/", NO_TOKEN)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+
+    let text = metrics(&app).await;
+
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |wanted: &str| lines.contains(&wanted);
+    assert!(
+        has(
+            r#"bankd_http_requests_total{route="/api/accounts/{id}/transfer",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            r#"bankd_http_requests_total{route="/api/accounts/{id}/transfer",method="POST",status="400"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="transfer",outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="transfer",outcome="refused"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"bankd_money_movements_total{kind="deposit",outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("/api/accounts/{source}/")),
+        "a raw path is a label: {text}"
+    );
+    assert!(
+        !text.contains("no-such-route-7f3a"),
+        "an unmatched path is a label: {text}"
+    );
+    assert!(
+        text.contains("bankd_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }
