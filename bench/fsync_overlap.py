@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Do concurrent fdatasyncs of one file overlap on this disk? (src/db/durability.rs)
+"""Do concurrent fdatasyncs of one file overlap on this disk? (src/store/sqlite/commit/durability.rs)
 
     python3 bench/fsync_overlap.py [DIRECTORY]
 

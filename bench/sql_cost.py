@@ -5,7 +5,7 @@
     python3 bench/sql_cost.py --transfers 5000 --variants baseline no-savepoints
 
 Replays, with Python's sqlite3 module, the statements the writer thread runs for one transfer
-(src/db/writer.rs, src/http/movements.rs, src/db/ledger.rs, src/db/audit.rs): per job a
+(src/store/sqlite/commit/writer.rs, src/http/movements.rs, src/store/sqlite/ledger.rs, src/store/sqlite/audit.rs): per job a
 `SAVEPOINT job` and a nested `SAVEPOINT nested`; the source account (joined to its customer)
 and the destination (by number); `INSERT transfers`; two `UPDATE accounts`; two ledger
 `INSERT`s; the audit row (read the chain head, SHA-256 over a canonical JSON row, `INSERT`);

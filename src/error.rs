@@ -62,7 +62,7 @@ pub enum ErrorCode {
     /// 429 too many requests.
     Throttled,
     /// 503 the writer's queue is full, or the server lost durability and is restarting
-    /// (db/durability.rs); retry shortly.
+    /// (store/sqlite/commit/durability.rs); retry shortly.
     ServiceUnavailable,
     /// 500 a bug.
     ServerError,
