@@ -1,54 +1,46 @@
 //! Customer profiles. Every finder takes the owner's user id: another user's profile is
 //! simply not found.
 
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::domain::account::Gender;
+use crate::domain::time::parse_date;
 use crate::error::{ApiError, ErrorCode};
+use crate::store::sqlite::decode;
 
-/// A customer profile as the API shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Customer {
-    pub id: i64,
-    pub username: String,
-    pub full_name: String,
-    pub email: String,
-    pub phone_number: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub gender: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Validated profile fields. The outer `Option` is "was the field sent" (for `PATCH`), the
-/// inner one is an explicit `null` / blank for the optional fields.
-#[derive(Clone, Debug, Default)]
-pub struct ProfileChanges {
-    pub full_name: Option<String>,
-    pub email: Option<String>,
-    pub phone_number: Option<Option<String>>,
-    pub date_of_birth: Option<Option<NaiveDate>>,
-    pub gender: Option<Option<Gender>>,
-}
+pub use crate::store::customers::{Customer, ProfileChanges};
 
 const SELECT_CUSTOMER: &str = "SELECT c.id, u.username, c.full_name, c.email, c.phone_number,
         c.date_of_birth, c.gender, c.created_at, c.updated_at
     FROM customers c JOIN users u ON u.id = c.user_id";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+/// Decodes a `SELECT_CUSTOMER` row strictly: a date of birth or gender the domain refuses is
+/// an error (the row is corrupt), never a plausible default.
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
     Ok(Customer {
         id: row.get(0)?,
         username: row.get(1)?,
         full_name: row.get(2)?,
         email: row.get(3)?,
         phone_number: row.get(4)?,
-        date_of_birth: row.get(5)?,
-        gender: row.get(6)?,
+        date_of_birth: decode_optional(row, 5, parse_date)?,
+        gender: decode_optional(row, 6, Gender::parse)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
     })
+}
+
+/// `decode` for a nullable column: `NULL` is `None`, text the domain refuses is an error.
+/// (Belongs beside `sqlite::decode`; here until `sqlite/mod.rs` is free to edit.)
+pub(crate) fn decode_optional<T>(
+    row: &Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => decode(row, index, parse).map(Some),
+    }
 }
 
 /// The user's live profile, if any.
@@ -124,14 +116,11 @@ pub fn update(
     let full_name = changes.full_name.clone().unwrap_or(current.full_name);
     let email = changes.email.clone().unwrap_or(current.email);
     let phone_number = changes.phone_number.clone().unwrap_or(current.phone_number);
-    let date_of_birth = match changes.date_of_birth {
-        Some(date) => date.map(|d| d.to_string()),
-        None => current.date_of_birth,
-    };
-    let gender = match changes.gender {
-        Some(gender) => gender.map(|g| g.as_str().to_owned()),
-        None => current.gender,
-    };
+    let date_of_birth = changes
+        .date_of_birth
+        .unwrap_or(current.date_of_birth)
+        .map(|d| d.to_string());
+    let gender = changes.gender.unwrap_or(current.gender).map(Gender::as_str);
     conn.prepare_cached(
         "UPDATE customers SET full_name = ?1, email = ?2, phone_number = ?3, date_of_birth = ?4,
              gender = ?5, updated_at = ?6 WHERE id = ?7",
