@@ -213,3 +213,65 @@ pub fn account_closed() -> ApiError {
 pub fn account_frozen() -> ApiError {
     ApiError::rule(ErrorCode::AccountFrozen, "Account is frozen.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::customers::corruptible_database;
+
+    fn account_with(column: &str, value: rusqlite::types::Value) -> Result<Account, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(&format!("UPDATE accounts SET {column} = ?1"), [value])
+            .expect("corrupt the account");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_account_decodes_with_its_typed_fields() {
+        let account = account_with("balance_cents", 12_345.into()).expect("a valid row");
+        assert_eq!(account.balance.cents(), 12_345);
+        assert_eq!(account.status, AccountStatus::Active);
+        assert_eq!(account.account_number.as_str(), "ACC-000000001");
+    }
+
+    #[test]
+    fn an_account_with_an_unknown_status_is_an_internal_error_not_closed() {
+        let error = account_with("status", "dormant".to_owned().into()).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_account_with_a_negative_balance_is_an_internal_error_not_zero() {
+        let error = account_with("balance_cents", (-1).into()).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_account_with_a_bad_type_or_number_is_an_internal_error() {
+        for (column, value) in [("account_type", "gold"), ("account_number", "ACC-12")] {
+            let error = account_with(column, value.to_owned().into()).expect_err("corrupt");
+            assert!(
+                matches!(error, ApiError::Internal(_)),
+                "{column}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_corrupt_account_fails_the_whole_list_rather_than_being_skipped() {
+        let conn = corruptible_database();
+        conn.execute("UPDATE accounts SET balance_cents = -5", [])
+            .expect("corrupt the balance");
+        let query = AccountList {
+            user: crate::store::ids::UserId::new(1),
+            status: StatusFilter::Open,
+            ordering: Vec::new(),
+        };
+        let window = PageWindow {
+            limit: 10,
+            offset: 0,
+        };
+        let error = list_for_user(&conn, &query, window).expect_err("a corrupt row in the page");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+}

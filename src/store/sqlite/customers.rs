@@ -156,3 +156,62 @@ pub fn delete(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(),
         .execute(params![now, id])?;
     Ok(())
 }
+
+/// A migrated in-memory database holding one user (`1`, "alice") with a live profile (`1`) and
+/// one empty active account (`1`), for the strict-decoding tests of the rows built on them.
+/// CHECK constraints are switched off so that a test can write the corrupt row the schema
+/// would refuse: the decoder is the second line of defence and must hold on its own.
+#[cfg(test)]
+pub(crate) fn corruptible_database() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("in-memory database");
+    crate::store::sqlite::migrate::run(&mut conn).expect("migrations");
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = ON;
+         INSERT INTO users (id, username, email, password_hash, date_joined)
+             VALUES (1, 'alice', 'alice@example.com', 'x', '2026-01-01T00:00:00Z');
+         INSERT INTO customers (id, user_id, full_name, email, created_at, updated_at)
+             VALUES (1, 1, 'Alice', 'alice@example.com', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+         INSERT INTO accounts (id, account_number, customer_id, created_at, updated_at)
+             VALUES (1, 'ACC-000000001', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+    )
+    .expect("fixture rows");
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile_with(column: &str, value: &str) -> Result<Customer, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(&format!("UPDATE customers SET {column} = ?1"), [value])
+            .expect("corrupt the profile");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_profile_decodes_with_its_typed_fields() {
+        let customer = profile_with("gender", "F").expect("a valid row");
+        assert_eq!(customer.gender, Some(Gender::Female));
+        assert_eq!(customer.date_of_birth, None);
+        let customer = profile_with("date_of_birth", "1990-02-28").expect("a valid row");
+        assert_eq!(
+            customer.date_of_birth.map(|d| d.to_string()).as_deref(),
+            Some("1990-02-28")
+        );
+    }
+
+    #[test]
+    fn a_profile_with_an_unknown_gender_is_an_internal_error_not_a_default() {
+        let error = profile_with("gender", "X").expect_err("a corrupt row");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_profile_with_an_impossible_date_of_birth_is_an_internal_error() {
+        for date in ["1990-02-30", "yesterday", ""] {
+            let error = profile_with("date_of_birth", date).expect_err("a corrupt row");
+            assert!(matches!(error, ApiError::Internal(_)), "{date}: {error:?}");
+        }
+    }
+}

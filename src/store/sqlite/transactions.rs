@@ -264,3 +264,78 @@ pub fn find_by_id_and_owner(
     .optional()?
     .ok_or_else(ApiError::not_found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::customers::corruptible_database;
+
+    /// Writes one ledger row for account 1 with the given type, amount, balance and
+    /// counterparty (checks are off, so the values may be ones the schema refuses), then
+    /// reads it back by id.
+    fn posting(
+        transaction_type: &str,
+        amount_cents: i64,
+        balance_after_cents: i64,
+        counterparty: Option<&str>,
+    ) -> Result<Transaction, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(
+            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
+                 balance_after_cents, counterparty_account_number, transfer_id, description, created_at)
+             VALUES (1, 1, 1, ?1, ?2, ?3, ?4, NULL, 'test', '2026-01-02T00:00:00Z')",
+            params![transaction_type, amount_cents, balance_after_cents, counterparty],
+        )
+        .expect("insert the posting");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_posting_decodes_with_its_typed_fields() {
+        let row = posting("deposit", 1_250, 1_250, None).expect("a valid row");
+        assert_eq!(row.transaction_type, TransactionType::Deposit);
+        assert_eq!(row.amount.cents(), 1_250);
+        assert_eq!(row.balance_after.cents(), 1_250);
+        assert_eq!(row.account_number.as_str(), "ACC-000000001");
+        assert!(row.counterparty_account_number.is_none());
+    }
+
+    #[test]
+    fn a_posting_with_an_unknown_type_is_an_internal_error() {
+        let error = posting("refund", 100, 100, None).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_posting_with_a_negative_balance_after_is_an_internal_error() {
+        let error = posting("withdrawal", 100, -100, None).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_posting_with_a_zero_or_negative_amount_is_an_internal_error() {
+        for amount in [0, -100] {
+            let error = posting("deposit", amount, 100, None).expect_err("corrupt");
+            assert!(
+                matches!(error, ApiError::Internal(_)),
+                "{amount}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_posting_with_a_malformed_counterparty_is_an_internal_error() {
+        let error = posting("deposit", 100, 100, Some("nobody")).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn order_by_ends_with_the_id_in_the_first_terms_direction() {
+        assert_eq!(order_by_sql(&[], "1"), "1 ASC");
+        assert_eq!(order_by_sql(&[("5", true)], "1"), "5 DESC, 1 DESC");
+        assert_eq!(
+            order_by_sql(&[("5", false), ("1", true)], "1"),
+            "5 ASC, 1 DESC"
+        );
+    }
+}
