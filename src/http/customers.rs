@@ -1,20 +1,26 @@
 //! Customer profiles (contract §3): the caller's own profile only.
+//!
+//! `CustomerBody` is the contract's customer object; the staff list answers the same object,
+//! so it is public.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Serialize;
 
+use crate::domain::account::Gender;
 use crate::domain::profile::{PhoneNumber, parse_date_of_birth, parse_gender};
-use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
 use crate::http::pagination::{PageLinks, PageRequest, envelope};
 use crate::http::register::{parse_email, parse_full_name};
 use crate::state::AppState;
-use crate::store::sqlite::customers::{self, ProfileChanges};
+use crate::store::customers::{Customer, ProfileChanges, serialize_optional_display};
+use crate::store::ids::CustomerId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,12 +38,8 @@ async fn list(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = PageRequest::from_query(&query)?;
-    let profile = state
-        .store
-        .sqlite()
-        .read_point(move |conn| customers::find_for_user(conn, user.user_id.get()))
-        .await?;
-    let all: Vec<_> = profile.into_iter().collect();
+    let profile = state.store.find_own_customer(user.user_id).await?;
+    let all: Vec<_> = profile.into_iter().map(CustomerBody).collect();
     let count = all.len() as u64;
     let results: Vec<_> = all
         .into_iter()
@@ -61,12 +63,8 @@ async fn create(
     let mut fields = Fields::new(&body);
     let profile = read_profile(&mut fields, false);
     fields.finish()?;
-    let customer = state
-        .store
-        .sqlite()
-        .write(move |conn| customers::insert(conn, user.user_id.get(), &profile, &now_rfc3339()))
-        .await?;
-    Ok((StatusCode::CREATED, Json(customer)))
+    let customer = state.store.create_customer(user.user_id, profile).await?;
+    Ok((StatusCode::CREATED, Json(CustomerBody(customer))))
 }
 
 async fn retrieve(
@@ -76,10 +74,9 @@ async fn retrieve(
 ) -> Result<impl IntoResponse, ApiError> {
     let customer = state
         .store
-        .sqlite()
-        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id.get()))
+        .find_customer(user.user_id, CustomerId::new(id))
         .await?;
-    Ok(Json(customer))
+    Ok(Json(CustomerBody(customer)))
 }
 
 async fn replace(
@@ -110,22 +107,16 @@ async fn save(
     Id(id): Id,
     fields: Fields<'_>,
     changes: ProfileChanges,
-) -> Result<Json<customers::Customer>, ApiError> {
+) -> Result<Json<CustomerBody>, ApiError> {
+    let id = CustomerId::new(id);
     // Another user's id is a 404 even when the body is also invalid: check ownership first.
-    state
-        .store
-        .sqlite()
-        .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user.user_id.get()))
-        .await?;
+    state.store.find_customer(user.user_id, id).await?;
     fields.finish()?;
     let customer = state
         .store
-        .sqlite()
-        .write(move |conn| {
-            customers::update(conn, id, user.user_id.get(), &changes, &now_rfc3339())
-        })
+        .change_customer(user.user_id, id, changes)
         .await?;
-    Ok(Json(customer))
+    Ok(Json(CustomerBody(customer)))
 }
 
 async fn destroy(
@@ -135,8 +126,7 @@ async fn destroy(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .sqlite()
-        .write(move |conn| customers::delete(conn, id, user.user_id.get(), &now_rfc3339()))
+        .delete_customer(user.user_id, CustomerId::new(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -152,5 +142,44 @@ pub fn read_profile(fields: &mut Fields<'_>, every_key: bool) -> ProfileChanges 
         }),
         date_of_birth: fields.optional("date_of_birth", every_key, parse_date_of_birth),
         gender: fields.optional("gender", every_key, parse_gender),
+    }
+}
+
+/// The contract's customer object, built from the row: the owner's `username` beside the
+/// profile fields, `date_of_birth` as `YYYY-MM-DD`, `gender` as its one-letter code.
+#[derive(Clone, Debug)]
+pub struct CustomerBody(pub Customer);
+
+/// The JSON fields in contract order, borrowed from the row (no copy per answer).
+#[derive(Serialize)]
+struct CustomerFields<'a> {
+    id: CustomerId,
+    username: &'a str,
+    full_name: &'a str,
+    email: &'a str,
+    phone_number: Option<&'a str>,
+    #[serde(serialize_with = "serialize_optional_display")]
+    date_of_birth: Option<NaiveDate>,
+    #[serde(serialize_with = "serialize_optional_display")]
+    gender: Option<Gender>,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+impl Serialize for CustomerBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let customer = &self.0;
+        CustomerFields {
+            id: customer.id,
+            username: &customer.username,
+            full_name: &customer.full_name,
+            email: &customer.email,
+            phone_number: customer.phone_number.as_deref(),
+            date_of_birth: customer.date_of_birth,
+            gender: customer.gender,
+            created_at: &customer.created_at,
+            updated_at: &customer.updated_at,
+        }
+        .serialize(serializer)
     }
 }

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, StaffUser, parse_positive_id};
 use crate::http::schema::{self, Auth, OPERATIONS, Operation};
 use crate::state::AppState;
-use crate::store::sqlite::{accounts, customers};
+use crate::store::ids::{AccountId, CustomerId};
 
 const RENDERS: [&str; 2] = ["application/json", "text/html"];
 const PARSES: [&str; 3] = [
@@ -143,18 +143,15 @@ async fn may_put(
     let (Some(id), Some(user)) = (id, user) else {
         return Ok(false);
     };
-    let user_id = user.user_id;
     let found = match template {
         "/api/accounts/{id}/" => state
             .store
-            .sqlite()
-            .read_point(move |conn| accounts::find_by_id_and_owner(conn, id, user_id.get()))
+            .find_account(user.user_id, AccountId::new(id))
             .await
             .map(|_| ()),
         "/api/customers/{id}/" => state
             .store
-            .sqlite()
-            .read_point(move |conn| customers::find_by_id_and_owner(conn, id, user_id.get()))
+            .find_customer(user.user_id, CustomerId::new(id))
             .await
             .map(|_| ()),
         _ => return Ok(false),

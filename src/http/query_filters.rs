@@ -6,7 +6,7 @@ use crate::domain::time::{parse_date, start_of_day};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{QueryPairs, parse_positive_id};
 use crate::limits::SEARCH_TERMS_MAX;
-pub use crate::store::sqlite::transactions::OrderTerm;
+pub use crate::store::transactions::OrderTerm;
 
 /// Reads list filters from the query string, collecting every error. Empty values are
 /// ignored, as django-filter does.
@@ -59,10 +59,10 @@ impl<'a> QueryFilters<'a> {
 
 impl QueryFilters<'_> {
     /// DRF's `OrderingFilter`: comma-separated fields, `-` for descending; a field not in
-    /// `allowed` (API name, SQL column) is ignored, as DRF ignores it, and a repeated field
-    /// counts once. An empty result means "the default order".
-    pub fn ordering(&self, allowed: &[(&str, &'static str)]) -> Vec<OrderTerm> {
-        let mut terms: Vec<OrderTerm> = Vec::new();
+    /// `allowed` (API name, the store's field) is ignored, as DRF ignores it, and a repeated
+    /// field counts once. An empty result means "the default order".
+    pub fn ordering<F: Copy + PartialEq>(&self, allowed: &[(&str, F)]) -> Vec<OrderTerm<F>> {
+        let mut terms: Vec<OrderTerm<F>> = Vec::new();
         let Some(text) = self.given("ordering") else {
             return terms;
         };
@@ -71,14 +71,14 @@ impl QueryFilters<'_> {
                 Some(name) => (true, name),
                 None => (false, term),
             };
-            let column = allowed
+            let field = allowed
                 .iter()
-                .find(|(field, _)| *field == name)
-                .map(|(_, column)| *column);
-            if let Some(column) = column
-                && !terms.iter().any(|known| known.column == column)
+                .find(|(allowed_name, _)| *allowed_name == name)
+                .map(|(_, field)| *field);
+            if let Some(field) = field
+                && !terms.iter().any(|known| known.field == field)
             {
-                terms.push(OrderTerm { column, descending });
+                terms.push(OrderTerm { field, descending });
             }
         }
         terms

@@ -12,8 +12,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::domain::TransactionType;
-use crate::domain::money::format_cents;
 use crate::store::sqlite::Db;
 use crate::store::sqlite::statements::{self, Statement};
 use crate::store::sqlite::transactions::Transaction;
@@ -102,7 +100,7 @@ async fn next_chunk(cursor: &mut Cursor) -> Result<Bytes, std::io::Error> {
         cursor.finished = true;
     }
     if let Some(last) = rows.last() {
-        cursor.after = Some((last.created_at.clone(), last.id));
+        cursor.after = Some((last.created_at.clone(), last.id.get()));
     }
     let mut csv = String::with_capacity(rows.len() * 128);
     for row in &rows {
@@ -114,12 +112,10 @@ async fn next_chunk(cursor: &mut Cursor) -> Result<Bytes, std::io::Error> {
 /// One transaction as a CSV line, with a signed amount so that `opening + sum(amount) =
 /// closing`.
 fn push_row(csv: &mut String, row: &Transaction) {
-    let credit =
-        TransactionType::parse(&row.transaction_type).is_some_and(TransactionType::is_credit);
-    let amount = if credit {
-        format_cents(row.amount)
+    let amount = if row.transaction_type.is_credit() {
+        row.amount.to_string()
     } else {
-        format!("-{}", format_cents(row.amount))
+        format!("-{}", row.amount)
     };
     let fields = [
         row.created_at.as_str(),
@@ -127,10 +123,10 @@ fn push_row(csv: &mut String, row: &Transaction) {
         row.transaction_type.as_str(),
         row.description.as_str(),
         &amount,
-        &format_cents(row.balance_after),
+        &row.balance_after.to_string(),
         row.counterparty_account_number
-            .as_deref()
-            .unwrap_or_default(),
+            .as_ref()
+            .map_or("", |number| number.as_str()),
     ];
     for (index, field) in fields.iter().enumerate() {
         if index > 0 {

@@ -5,18 +5,14 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::{ApiError, ErrorCode};
 use crate::limits::ACCOUNT_NUMBER_ATTEMPTS_MAX;
-use crate::store::sqlite::transactions::{OrderTerm, order_by_sql};
+use crate::store::PageWindow;
+use crate::store::accounts::{
+    AccountList, AccountOrderField, ChangeAccount, OpenAccount, StatusFilter,
+};
+use crate::store::sqlite::transactions::order_by_sql;
 use crate::store::sqlite::{customers, decode, decode_cents, is_unique_violation};
 
 pub use crate::store::accounts::Account;
-
-/// Which of the customer's accounts to list.
-#[derive(Clone, Copy, Debug)]
-pub enum StatusFilter {
-    /// Active and frozen (the default).
-    Open,
-    Only(AccountStatus),
-}
 
 const SELECT_ACCOUNT: &str =
     "SELECT a.id, a.account_number, a.account_type, a.nickname, a.balance_cents,
@@ -61,30 +57,29 @@ pub fn find_by_number(
         .optional()?)
 }
 
-/// The fields an account list may be ordered by (`?ordering=`), with their columns.
-pub const ORDERING_FIELDS: &[(&str, &str)] = &[
-    ("created_at", "a.created_at"),
-    ("balance", "a.balance_cents"),
-    ("id", "a.id"),
-    ("account_number", "a.account_number"),
-    ("nickname", "a.nickname"),
-];
+/// The column each orderable field sorts by.
+fn ordering_column(field: AccountOrderField) -> &'static str {
+    match field {
+        AccountOrderField::CreatedAt => "a.created_at",
+        AccountOrderField::Balance => "a.balance_cents",
+        AccountOrderField::Id => "a.id",
+        AccountOrderField::AccountNumber => "a.account_number",
+        AccountOrderField::Nickname => "a.nickname",
+    }
+}
 
 /// One page of the user's accounts, oldest first unless `ordering` says otherwise, and how
 /// many there are in all. A customer's accounts are few (at most `max_accounts_per_customer`
 /// open), so any order is a small sort.
 pub fn list_for_user(
     conn: &Connection,
-    user_id: i64,
-    filter: StatusFilter,
-    ordering: &[OrderTerm],
-    limit: u32,
-    offset: u64,
+    query: &AccountList,
+    window: PageWindow,
 ) -> Result<(u64, Vec<Account>), ApiError> {
-    let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
+    let Some(customer_id) = customers::id_for_user(conn, query.user.get())? else {
         return Ok((0, Vec::new()));
     };
-    let statuses: &[&str] = match filter {
+    let statuses: &[&str] = match query.status {
         StatusFilter::Open => &["active", "frozen"],
         StatusFilter::Only(status) => &[status.as_str(), status.as_str()],
     };
@@ -95,26 +90,26 @@ pub fn list_for_user(
         .query_row(params![customer_id, statuses[0], statuses[1]], |row| {
             row.get(0)
         })?;
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let order_by = order_by_sql(ordering, "a.id");
+    let offset = i64::try_from(window.offset).unwrap_or(i64::MAX);
+    let terms: Vec<(&'static str, bool)> = query
+        .ordering
+        .iter()
+        .map(|term| (ordering_column(term.field), term.descending))
+        .collect();
+    let order_by = order_by_sql(&terms, "a.id");
     let accounts = conn
         .prepare_cached(&format!(
             "{SELECT_ACCOUNT} WHERE a.customer_id = ?1 AND a.status IN (?2, ?3) ORDER BY {order_by} LIMIT ?4 OFFSET ?5"
         ))?
-        .query_map(params![customer_id, statuses[0], statuses[1], limit, offset], from_row)?
+        .query_map(params![customer_id, statuses[0], statuses[1], window.limit, offset], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count.unsigned_abs(), accounts))
 }
 
 /// Opens an account for the user's profile with a fresh CSPRNG number.
-pub fn open(
-    conn: &Connection,
-    user_id: i64,
-    account_type: AccountType,
-    nickname: &str,
-    max_open_accounts: u32,
-    now: &str,
-) -> Result<Account, ApiError> {
+pub fn open(conn: &Connection, command: &OpenAccount, now: &str) -> Result<Account, ApiError> {
+    let user_id = command.user.get();
+    let max_open_accounts = command.max_open_accounts;
     let customer_id = customers::id_for_user(conn, user_id)?
         .ok_or_else(|| ApiError::non_field("Create a customer profile first."))?;
     let open_accounts: u32 = conn
@@ -135,7 +130,13 @@ pub fn open(
                 "INSERT INTO accounts (account_number, customer_id, account_type, nickname, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?
-            .insert(params![number.as_str(), customer_id, account_type.as_str(), nickname, now]);
+            .insert(params![
+                number.as_str(),
+                customer_id,
+                command.account_type.as_str(),
+                command.nickname,
+                now
+            ]);
         match inserted {
             Ok(id) => return find_by_id_and_owner(conn, id, user_id),
             // The number is taken (open or closed, numbers are never reused): draw again.
@@ -165,14 +166,8 @@ fn draw_account_number() -> Result<AccountNumber, ApiError> {
 }
 
 /// Changes type and/or nickname of an open account.
-pub fn update(
-    conn: &Connection,
-    id: i64,
-    user_id: i64,
-    account_type: Option<AccountType>,
-    nickname: Option<&str>,
-    now: &str,
-) -> Result<Account, ApiError> {
+pub fn update(conn: &Connection, command: &ChangeAccount, now: &str) -> Result<Account, ApiError> {
+    let (id, user_id) = (command.id.get(), command.user.get());
     let account = find_by_id_and_owner(conn, id, user_id)?;
     if account.status == AccountStatus::Closed {
         return Err(account_closed());
@@ -181,7 +176,12 @@ pub fn update(
         "UPDATE accounts SET account_type = coalesce(?1, account_type), nickname = coalesce(?2, nickname),
              updated_at = ?3 WHERE id = ?4",
     )?
-    .execute(params![account_type.map(AccountType::as_str), nickname, now, id])?;
+    .execute(params![
+        command.account_type.map(AccountType::as_str),
+        command.nickname,
+        now,
+        id
+    ])?;
     find_by_id_and_owner(conn, id, user_id)
 }
 
@@ -212,4 +212,66 @@ pub fn account_closed() -> ApiError {
 
 pub fn account_frozen() -> ApiError {
     ApiError::rule(ErrorCode::AccountFrozen, "Account is frozen.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::customers::corruptible_database;
+
+    fn account_with(column: &str, value: rusqlite::types::Value) -> Result<Account, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(&format!("UPDATE accounts SET {column} = ?1"), [value])
+            .expect("corrupt the account");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_account_decodes_with_its_typed_fields() {
+        let account = account_with("balance_cents", 12_345.into()).expect("a valid row");
+        assert_eq!(account.balance.cents(), 12_345);
+        assert_eq!(account.status, AccountStatus::Active);
+        assert_eq!(account.account_number.as_str(), "ACC-000000001");
+    }
+
+    #[test]
+    fn an_account_with_an_unknown_status_is_an_internal_error_not_closed() {
+        let error = account_with("status", "dormant".to_owned().into()).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_account_with_a_negative_balance_is_an_internal_error_not_zero() {
+        let error = account_with("balance_cents", (-1).into()).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_account_with_a_bad_type_or_number_is_an_internal_error() {
+        for (column, value) in [("account_type", "gold"), ("account_number", "ACC-12")] {
+            let error = account_with(column, value.to_owned().into()).expect_err("corrupt");
+            assert!(
+                matches!(error, ApiError::Internal(_)),
+                "{column}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_corrupt_account_fails_the_whole_list_rather_than_being_skipped() {
+        let conn = corruptible_database();
+        conn.execute("UPDATE accounts SET balance_cents = -5", [])
+            .expect("corrupt the balance");
+        let query = AccountList {
+            user: crate::store::ids::UserId::new(1),
+            status: StatusFilter::Open,
+            ordering: Vec::new(),
+        };
+        let window = PageWindow {
+            limit: 10,
+            offset: 0,
+        };
+        let error = list_for_user(&conn, &query, window).expect_err("a corrupt row in the page");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
 }

@@ -98,19 +98,7 @@ pub fn customers(
                 c.created_at, c.updated_at FROM customers c JOIN users u ON u.id = c.user_id", order: "c.id" },
         conditions,
         (limit, offset),
-        |row| {
-            Ok(Customer {
-                id: row.get(0)?,
-                username: row.get(1)?,
-                full_name: row.get(2)?,
-                email: row.get(3)?,
-                phone_number: row.get(4)?,
-                date_of_birth: row.get(5)?,
-                gender: row.get(6)?,
-                created_at: row.get(7)?,
-                updated_at: row.get(8)?,
-            })
-        },
+        crate::store::sqlite::customers::from_row,
     )
 }
 

@@ -1,54 +1,46 @@
 //! Customer profiles. Every finder takes the owner's user id: another user's profile is
 //! simply not found.
 
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::domain::account::Gender;
+use crate::domain::time::parse_date;
 use crate::error::{ApiError, ErrorCode};
+use crate::store::sqlite::decode;
 
-/// A customer profile as the API shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Customer {
-    pub id: i64,
-    pub username: String,
-    pub full_name: String,
-    pub email: String,
-    pub phone_number: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub gender: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Validated profile fields. The outer `Option` is "was the field sent" (for `PATCH`), the
-/// inner one is an explicit `null` / blank for the optional fields.
-#[derive(Clone, Debug, Default)]
-pub struct ProfileChanges {
-    pub full_name: Option<String>,
-    pub email: Option<String>,
-    pub phone_number: Option<Option<String>>,
-    pub date_of_birth: Option<Option<NaiveDate>>,
-    pub gender: Option<Option<Gender>>,
-}
+pub use crate::store::customers::{Customer, ProfileChanges};
 
 const SELECT_CUSTOMER: &str = "SELECT c.id, u.username, c.full_name, c.email, c.phone_number,
         c.date_of_birth, c.gender, c.created_at, c.updated_at
     FROM customers c JOIN users u ON u.id = c.user_id";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+/// Decodes a `SELECT_CUSTOMER` row strictly: a date of birth or gender the domain refuses is
+/// an error (the row is corrupt), never a plausible default.
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
     Ok(Customer {
         id: row.get(0)?,
         username: row.get(1)?,
         full_name: row.get(2)?,
         email: row.get(3)?,
         phone_number: row.get(4)?,
-        date_of_birth: row.get(5)?,
-        gender: row.get(6)?,
+        date_of_birth: decode_optional(row, 5, parse_date)?,
+        gender: decode_optional(row, 6, Gender::parse)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
     })
+}
+
+/// `decode` for a nullable column: `NULL` is `None`, text the domain refuses is an error.
+/// (Belongs beside `sqlite::decode`; here until `sqlite/mod.rs` is free to edit.)
+pub(crate) fn decode_optional<T>(
+    row: &Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => decode(row, index, parse).map(Some),
+    }
 }
 
 /// The user's live profile, if any.
@@ -124,14 +116,11 @@ pub fn update(
     let full_name = changes.full_name.clone().unwrap_or(current.full_name);
     let email = changes.email.clone().unwrap_or(current.email);
     let phone_number = changes.phone_number.clone().unwrap_or(current.phone_number);
-    let date_of_birth = match changes.date_of_birth {
-        Some(date) => date.map(|d| d.to_string()),
-        None => current.date_of_birth,
-    };
-    let gender = match changes.gender {
-        Some(gender) => gender.map(|g| g.as_str().to_owned()),
-        None => current.gender,
-    };
+    let date_of_birth = changes
+        .date_of_birth
+        .unwrap_or(current.date_of_birth)
+        .map(|d| d.to_string());
+    let gender = changes.gender.unwrap_or(current.gender).map(Gender::as_str);
     conn.prepare_cached(
         "UPDATE customers SET full_name = ?1, email = ?2, phone_number = ?3, date_of_birth = ?4,
              gender = ?5, updated_at = ?6 WHERE id = ?7",
@@ -166,4 +155,63 @@ pub fn delete(conn: &Connection, id: i64, user_id: i64, now: &str) -> Result<(),
     conn.prepare_cached("UPDATE customers SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2")?
         .execute(params![now, id])?;
     Ok(())
+}
+
+/// A migrated in-memory database holding one user (`1`, "alice") with a live profile (`1`) and
+/// one empty active account (`1`), for the strict-decoding tests of the rows built on them.
+/// CHECK constraints are switched off so that a test can write the corrupt row the schema
+/// would refuse: the decoder is the second line of defence and must hold on its own.
+#[cfg(test)]
+pub(crate) fn corruptible_database() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("in-memory database");
+    crate::store::sqlite::migrate::run(&mut conn).expect("migrations");
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = ON;
+         INSERT INTO users (id, username, email, password_hash, date_joined)
+             VALUES (1, 'alice', 'alice@example.com', 'x', '2026-01-01T00:00:00Z');
+         INSERT INTO customers (id, user_id, full_name, email, created_at, updated_at)
+             VALUES (1, 1, 'Alice', 'alice@example.com', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+         INSERT INTO accounts (id, account_number, customer_id, created_at, updated_at)
+             VALUES (1, 'ACC-000000001', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+    )
+    .expect("fixture rows");
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile_with(column: &str, value: &str) -> Result<Customer, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(&format!("UPDATE customers SET {column} = ?1"), [value])
+            .expect("corrupt the profile");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_profile_decodes_with_its_typed_fields() {
+        let customer = profile_with("gender", "F").expect("a valid row");
+        assert_eq!(customer.gender, Some(Gender::Female));
+        assert_eq!(customer.date_of_birth, None);
+        let customer = profile_with("date_of_birth", "1990-02-28").expect("a valid row");
+        assert_eq!(
+            customer.date_of_birth.map(|d| d.to_string()).as_deref(),
+            Some("1990-02-28")
+        );
+    }
+
+    #[test]
+    fn a_profile_with_an_unknown_gender_is_an_internal_error_not_a_default() {
+        let error = profile_with("gender", "X").expect_err("a corrupt row");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_profile_with_an_impossible_date_of_birth_is_an_internal_error() {
+        for date in ["1990-02-30", "yesterday", ""] {
+            let error = profile_with("date_of_birth", date).expect_err("a corrupt row");
+            assert!(matches!(error, ApiError::Internal(_)), "{date}: {error:?}");
+        }
+    }
 }

@@ -7,74 +7,40 @@
 //! reads and sorts every matching row, so it is refused past `ORDERING_SORT_ROWS_MAX` rows.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
-use serde::Serialize;
 
-use crate::domain::TransactionType;
+use crate::domain::{AccountNumber, Amount, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::limits::ORDERING_SORT_ROWS_MAX;
-use crate::store::sqlite::customers;
+use crate::store::PageWindow;
+use crate::store::sqlite::customers::{self, decode_optional};
+use crate::store::sqlite::{decode, decode_cents};
+use crate::store::transactions::{OrderTerm, TransactionFilters, TransactionOrderField};
 
-/// A ledger row as the API shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Transaction {
-    pub id: i64,
-    pub account: i64,
-    pub account_number: String,
-    pub transaction_type: String,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub amount: i64,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub balance_after: i64,
-    pub counterparty_account_number: Option<String>,
-    pub transfer_id: Option<i64>,
-    pub description: String,
-    pub created_at: String,
+pub use crate::store::transactions::Transaction;
+
+/// The result column number of each orderable field in `SELECT_TRANSACTION` (numbers, because
+/// the merged list is a compound `SELECT`).
+fn ordering_column(field: TransactionOrderField) -> &'static str {
+    match field {
+        TransactionOrderField::CreatedAt => "10",
+        TransactionOrderField::Id => "1",
+        TransactionOrderField::Amount => "5",
+        TransactionOrderField::TransactionType => "4",
+    }
 }
 
-/// The list filters, already validated at the HTTP edge.
-#[derive(Clone, Debug, Default)]
-pub struct Filters {
-    pub account: Option<i64>,
-    pub transaction_type: Option<TransactionType>,
-    /// Inclusive lower bound on `created_at` (start of `date_from`, UTC).
-    pub created_from: Option<String>,
-    /// Exclusive upper bound on `created_at` (start of the day after `date_to`, UTC).
-    pub created_before: Option<String>,
-    pub min_amount_cents: Option<i64>,
-    pub max_amount_cents: Option<i64>,
-    /// `?search=` terms; each must occur in the description (ASCII case-insensitive).
-    pub search: Vec<String>,
-    /// `?ordering=` terms over `ORDERING_FIELDS`; empty means newest first.
-    pub ordering: Vec<OrderTerm>,
-}
-
-/// One `ORDER BY` term. The column is text from a whitelist (`ORDERING_FIELDS`), never from
-/// the client, so it may be written into SQL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderTerm {
-    pub column: &'static str,
-    pub descending: bool,
-}
-
-/// The fields a transaction list may be ordered by, as result column numbers of
-/// `SELECT_TRANSACTION` (numbers, because the merged list is a compound `SELECT`).
-pub const ORDERING_FIELDS: &[(&str, &str)] = &[
-    ("created_at", "10"),
-    ("id", "1"),
-    ("amount", "5"),
-    ("transaction_type", "4"),
-];
-
-/// `ORDER BY` text: the terms, then `id_column` in the first term's direction so that rows
-/// that tie never swap between pages.
-pub fn order_by_sql(terms: &[OrderTerm], id_column: &str) -> String {
+/// `ORDER BY` text for `terms` (field, descending) already mapped to columns, then
+/// `id_column` in the first term's direction so that rows that tie never swap between pages.
+/// The columns come from a backend mapping (`ordering_column`, `accounts::ordering_column`),
+/// never from the client.
+pub(crate) fn order_by_sql(terms: &[(&'static str, bool)], id_column: &str) -> String {
     let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
     let mut sql: Vec<String> = terms
         .iter()
-        .map(|term| format!("{} {}", term.column, direction(term.descending)))
+        .map(|(column, descending)| format!("{column} {}", direction(*descending)))
         .collect();
-    if !terms.iter().any(|term| term.column == id_column) {
-        let descending = terms.first().is_some_and(|term| term.descending);
+    if !terms.iter().any(|(column, _)| *column == id_column) {
+        let descending = terms.first().is_some_and(|(_, descending)| *descending);
         sql.push(format!("{id_column} {}", direction(descending)));
     }
     sql.join(", ")
@@ -94,29 +60,30 @@ fn contains_pattern(term: &str) -> String {
     pattern
 }
 
-impl Filters {
-    /// The order asked for, when it is the ledger's own `(created_at, id)` order in one
-    /// direction: `Some(descending)`. Ids follow `created_at` (one writer stamps both in commit
-    /// order), so ordering by `id` is the same order.
-    fn clustered_direction(&self) -> Option<bool> {
-        let Some(first) = self.ordering.first() else {
-            return Some(true);
-        };
-        let clustered = self
-            .ordering
-            .iter()
-            .all(|term| matches!(term.column, "10" | "1") && term.descending == first.descending);
-        clustered.then_some(first.descending)
-    }
+/// The order asked for, when it is the ledger's own `(created_at, id)` order in one
+/// direction: `Some(descending)`. Ids follow `created_at` (one writer stamps both in commit
+/// order), so ordering by `id` is the same order.
+fn clustered_direction(ordering: &[OrderTerm<TransactionOrderField>]) -> Option<bool> {
+    let Some(first) = ordering.first() else {
+        return Some(true);
+    };
+    let clustered = ordering.iter().all(|term| {
+        matches!(
+            term.field,
+            TransactionOrderField::CreatedAt | TransactionOrderField::Id
+        ) && term.descending == first.descending
+    });
+    clustered.then_some(first.descending)
+}
 
-    fn only_by_owner_or_account(&self) -> bool {
-        self.search.is_empty()
-            && self.transaction_type.is_none()
-            && self.created_from.is_none()
-            && self.created_before.is_none()
-            && self.min_amount_cents.is_none()
-            && self.max_amount_cents.is_none()
-    }
+/// Whether the list is filtered by owner and account only, so the per-account counters count it.
+fn only_by_owner_or_account(filters: &TransactionFilters) -> bool {
+    filters.search.is_empty()
+        && filters.transaction_type.is_none()
+        && filters.created_from.is_none()
+        && filters.created_before.is_none()
+        && filters.min_amount_cents.is_none()
+        && filters.max_amount_cents.is_none()
 }
 
 pub(crate) const SELECT_TRANSACTION: &str =
@@ -125,15 +92,17 @@ pub(crate) const SELECT_TRANSACTION: &str =
         t.description, t.created_at
     FROM transactions t JOIN accounts a ON a.id = t.account_id";
 
+/// Decodes a `SELECT_TRANSACTION` row strictly: a type, amount, balance or account number
+/// the domain refuses is an error (the row is corrupt), never a plausible default.
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Transaction> {
     Ok(Transaction {
         id: row.get(0)?,
         account: row.get(1)?,
-        account_number: row.get(2)?,
-        transaction_type: row.get(3)?,
-        amount: row.get(4)?,
-        balance_after: row.get(5)?,
-        counterparty_account_number: row.get(6)?,
+        account_number: decode(row, 2, AccountNumber::parse)?,
+        transaction_type: decode(row, 3, TransactionType::parse)?,
+        amount: decode_cents(row, 4, Amount::from_cents)?,
+        balance_after: decode_cents(row, 5, Balance::from_cents)?,
+        counterparty_account_number: decode_optional(row, 6, AccountNumber::parse)?,
         transfer_id: row.get(7)?,
         description: row.get(8)?,
         created_at: row.get(9)?,
@@ -153,10 +122,10 @@ const MERGED_ACCOUNTS_MAX: usize = 32;
 pub fn list_for_user(
     conn: &Connection,
     user_id: i64,
-    filters: &Filters,
-    limit: u32,
-    offset: u64,
+    filters: &TransactionFilters,
+    window: PageWindow,
 ) -> Result<(u64, Vec<Transaction>), ApiError> {
+    let PageWindow { limit, offset } = window;
     let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
         return Ok((0, Vec::new()));
     };
@@ -198,15 +167,16 @@ pub fn list_for_user(
              WHERE customer_id = ?1 AND (?2 IS NULL OR id = ?2) AND transaction_count > 0
              ORDER BY id",
         )?
-        .query_map(params![customer_id, filters.account], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?
+        .query_map(
+            params![customer_id, filters.account.map(|id| id.get())],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
         .collect::<Result<_, _>>()?;
     if accounts.is_empty() {
         return Ok((0, Vec::new()));
     }
 
-    let count: i64 = if filters.only_by_owner_or_account() {
+    let count: i64 = if only_by_owner_or_account(filters) {
         // The per-account counter answers in O(accounts) instead of counting the rows.
         accounts.iter().map(|(_, count)| count).sum()
     } else {
@@ -226,7 +196,7 @@ pub fn list_for_user(
         // Past the end: the caller answers "Invalid page." without reading a row.
         return Ok((count.unsigned_abs(), Vec::new()));
     }
-    let order_by = match filters.clustered_direction() {
+    let order_by = match clustered_direction(&filters.ordering) {
         Some(true) => "10 DESC, 1 DESC".to_owned(),
         Some(false) => "10 ASC, 1 ASC".to_owned(),
         None if count.unsigned_abs() > ORDERING_SORT_ROWS_MAX => {
@@ -238,7 +208,14 @@ pub fn list_for_user(
                 ),
             ));
         }
-        None => order_by_sql(&filters.ordering, "1"),
+        None => {
+            let terms: Vec<(&'static str, bool)> = filters
+                .ordering
+                .iter()
+                .map(|term| (ordering_column(term.field), term.descending))
+                .collect();
+            order_by_sql(&terms, "1")
+        }
     };
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let mut page_params: Vec<&dyn ToSql> = Vec::new();
@@ -286,4 +263,79 @@ pub fn find_by_id_and_owner(
     .query_row([id, customer_id], from_row)
     .optional()?
     .ok_or_else(ApiError::not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::customers::corruptible_database;
+
+    /// Writes one ledger row for account 1 with the given type, amount, balance and
+    /// counterparty (checks are off, so the values may be ones the schema refuses), then
+    /// reads it back by id.
+    fn posting(
+        transaction_type: &str,
+        amount_cents: i64,
+        balance_after_cents: i64,
+        counterparty: Option<&str>,
+    ) -> Result<Transaction, ApiError> {
+        let conn = corruptible_database();
+        conn.execute(
+            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
+                 balance_after_cents, counterparty_account_number, transfer_id, description, created_at)
+             VALUES (1, 1, 1, ?1, ?2, ?3, ?4, NULL, 'test', '2026-01-02T00:00:00Z')",
+            params![transaction_type, amount_cents, balance_after_cents, counterparty],
+        )
+        .expect("insert the posting");
+        find_by_id_and_owner(&conn, 1, 1)
+    }
+
+    #[test]
+    fn a_valid_posting_decodes_with_its_typed_fields() {
+        let row = posting("deposit", 1_250, 1_250, None).expect("a valid row");
+        assert_eq!(row.transaction_type, TransactionType::Deposit);
+        assert_eq!(row.amount.cents(), 1_250);
+        assert_eq!(row.balance_after.cents(), 1_250);
+        assert_eq!(row.account_number.as_str(), "ACC-000000001");
+        assert!(row.counterparty_account_number.is_none());
+    }
+
+    #[test]
+    fn a_posting_with_an_unknown_type_is_an_internal_error() {
+        let error = posting("refund", 100, 100, None).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_posting_with_a_negative_balance_after_is_an_internal_error() {
+        let error = posting("withdrawal", 100, -100, None).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_posting_with_a_zero_or_negative_amount_is_an_internal_error() {
+        for amount in [0, -100] {
+            let error = posting("deposit", amount, 100, None).expect_err("corrupt");
+            assert!(
+                matches!(error, ApiError::Internal(_)),
+                "{amount}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_posting_with_a_malformed_counterparty_is_an_internal_error() {
+        let error = posting("deposit", 100, 100, Some("nobody")).expect_err("corrupt");
+        assert!(matches!(error, ApiError::Internal(_)), "{error:?}");
+    }
+
+    #[test]
+    fn order_by_ends_with_the_id_in_the_first_terms_direction() {
+        assert_eq!(order_by_sql(&[], "1"), "1 ASC");
+        assert_eq!(order_by_sql(&[("5", true)], "1"), "5 DESC, 1 DESC");
+        assert_eq!(
+            order_by_sql(&[("5", false), ("1", true)], "1"),
+            "5 ASC, 1 DESC"
+        );
+    }
 }
