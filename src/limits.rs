@@ -154,3 +154,29 @@ pub const SEARCH_TERMS_MAX: usize = 10;
 /// `transaction_type`) may sort. Such an ordering reads and sorts every matching row, so past
 /// this the client is asked to narrow the list with filters first.
 pub const ORDERING_SORT_ROWS_MAX: u64 = 100_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blocking_threads_cover_every_reader_the_configuration_allows() {
+        for readers in [1, DATABASE_READERS_DEFAULT, 24, 25, 100, 256] {
+            let threads = blocking_threads(readers);
+            assert!(threads >= readers as usize + BLOCKING_THREADS_SPARE, "{readers}");
+            assert!(threads >= BLOCKING_THREADS_MAX, "{readers}");
+        }
+    }
+
+    #[test]
+    fn a_write_batch_larger_than_the_write_queue_is_refused() {
+        let mut config = crate::config::Config::default();
+        assert_eq!(check_config(&config), Ok(()));
+        config.write_queue_max = 10;
+        config.write_batch_max = 10;
+        assert_eq!(check_config(&config), Ok(()));
+        config.write_batch_max = 11;
+        let error = check_config(&config).expect_err("refused");
+        assert!(error.contains("database.write_batch_max"), "{error}");
+    }
+}
