@@ -119,9 +119,8 @@ const _: () = assert!(WRITE_BATCH_JOBS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(TOKEN_BYTES * 8 >= 160);
 // The default pool gets the default blocking threads, unchanged: one per reader and the spare.
 const _: () = assert!(blocking_threads(DATABASE_READERS_DEFAULT) == BLOCKING_THREADS_MAX);
-const _: () = assert!(
-    DATABASE_READERS_DEFAULT as usize + BLOCKING_THREADS_SPARE <= BLOCKING_THREADS_MAX
-);
+const _: () =
+    assert!(DATABASE_READERS_DEFAULT as usize + BLOCKING_THREADS_SPARE <= BLOCKING_THREADS_MAX);
 // Statement work holds a reader for a while: the default leaves at least half the default pool
 // for everything else.
 const _: () = assert!(STATEMENTS_CONCURRENT_DEFAULT * 2 <= DATABASE_READERS_DEFAULT as usize);
@@ -163,7 +162,10 @@ mod tests {
     fn the_blocking_threads_cover_every_reader_the_configuration_allows() {
         for readers in [1, DATABASE_READERS_DEFAULT, 24, 25, 100, 256] {
             let threads = blocking_threads(readers);
-            assert!(threads >= readers as usize + BLOCKING_THREADS_SPARE, "{readers}");
+            assert!(
+                threads >= readers as usize + BLOCKING_THREADS_SPARE,
+                "{readers}"
+            );
             assert!(threads >= BLOCKING_THREADS_MAX, "{readers}");
         }
     }

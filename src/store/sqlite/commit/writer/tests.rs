@@ -277,7 +277,11 @@ async fn a_failing_job_undoes_only_its_own_changes_and_the_rest_of_its_batch_com
         vec![None, Some(StatusCode::BAD_REQUEST), None]
     );
     assert_eq!(rows(&path), 2, "only the two succeeding jobs' rows");
-    assert_eq!(writer.stats().commits, 2, "the three jobs shared one commit");
+    assert_eq!(
+        writer.stats().commits,
+        2,
+        "the three jobs shared one commit"
+    );
     assert!(!poison.is_set());
     writer.shutdown().await;
 }
@@ -304,7 +308,9 @@ async fn a_failed_commit_refuses_every_job_of_the_batch_and_nothing_is_visible()
         vec![Some(StatusCode::SERVICE_UNAVAILABLE); 3]
     );
     assert!(
-        poison.cause().is_some_and(|cause| cause.contains("COMMIT failed")),
+        poison
+            .cause()
+            .is_some_and(|cause| cause.contains("COMMIT failed")),
         "{:?}",
         poison.cause()
     );
