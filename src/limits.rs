@@ -1,7 +1,14 @@
 //! Every hard limit in bankd, in one place, named with its unit last.
 //!
 //! Limits that depend on each other have their relationship checked at compile time, so changing
-//! one without the other fails the build instead of failing in production.
+//! one without the other fails the build instead of failing in production. Relationships between
+//! configured values are checked when the server starts (`check_config`); the one between the
+//! readers and the runtime's blocking threads holds by construction (`blocking_threads`).
+//!
+//! Not here, on purpose: constants that define a format (the account number prefix, the CSV
+//! header, a JWT header, the audit chain's genesis hash), and tunables whose argument is their
+//! module's whole subject and which are asserted there: the checkpoint thresholds
+//! (`store/sqlite/commit/checkpoint.rs`) and the syncer threads (`commit/durability.rs`).
 
 /// Largest request body accepted, in bytes (contract §1).
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;

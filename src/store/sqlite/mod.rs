@@ -412,4 +412,65 @@ mod tests {
         assert_eq!(db.durability_lost().as_deref(), Some("a test fault"));
         db.shutdown().await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_pruner_deletes_expired_keys_at_once_and_stops_with_the_store() {
+        // Arrange: one expired and one live idempotency key.
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(&dir.path().join("bank.db"), DbSettings::default()).expect("open");
+        let now = chrono::Utc::now().timestamp();
+        db.write(move |conn| {
+            conn.execute(
+                "INSERT INTO users (id, username, email, password_hash, date_joined)
+                 VALUES (1, 'u', '', 'x', '2026-01-01T00:00:00Z')",
+                [],
+            )?;
+            for (key, expires_at) in [("expired", now - 1), ("live", now + 3_600)] {
+                conn.execute(
+                    "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint,
+                         response_status, response_body, created_at, expires_at)
+                     VALUES (1, ?1, zeroblob(32), 200, '{}', '2026-01-01T00:00:00Z', ?2)",
+                    rusqlite::params![key, expires_at],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("seeded");
+        async fn keys(db: &Db) -> Result<Vec<String>, ApiError> {
+            db.read(|conn| {
+                let mut statement =
+                    conn.prepare("SELECT idempotency_key FROM idempotency_keys ORDER BY 1")?;
+                let keys = statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(keys)
+            })
+            .await
+        }
+
+        // Act: the first sweep runs as soon as the background work starts.
+        db.start_background();
+        let mut remaining = keys(&db).await.expect("read");
+        for _ in 0..500 {
+            if remaining == ["live"] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            remaining = keys(&db).await.expect("read");
+        }
+
+        // Assert: only the live key is left, and shutdown stops the pruner.
+        assert_eq!(remaining, ["live"]);
+        let pruner = db.background.lock().expect("lock")[0].clone();
+        assert!(!pruner.is_finished(), "the pruner waits for its next sweep");
+        db.shutdown().await;
+        for _ in 0..100 {
+            if pruner.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(pruner.is_finished(), "shutdown aborted the pruner");
+    }
 }
