@@ -16,10 +16,11 @@
 //! * **The writer without a syncer (its WAL file could not be opened, or no thread started):
 //!   `FULL`**. `COMMIT` fsyncs the WAL itself and the writer answers right after it.
 //! * **Every other connection: `FULL`** ([`synchronous_full`], applied by `open_connection` to
-//!   every connection bankd opens). The readers are `query_only` and never commit, so for them
-//!   the setting only governs a checkpoint SQLite may run when the last connection closes; the
-//!   CLI's one-off connections (`createsuperuser`, `settings`, restore) commit rarely and have no
-//!   syncer, so `FULL` is what makes their commits durable.
+//!   every connection bankd opens, the writer's first). The readers are `query_only` and never
+//!   commit; the checkpointer's own connection only checkpoints, which fsyncs the WAL and the
+//!   database file under either setting; the short-lived connections that do commit without a
+//!   syncer (the generated keys at start-up, `settings.rs`; `bankd migrate`) need `FULL` for
+//!   their commits to be durable.
 //!
 //! `NORMAL` without a syncer would acknowledge commits that a power loss can take back, and
 //! `FULL` with a syncer would fsync twice; neither combination exists.
