@@ -9,10 +9,6 @@ use bankd::cli::{self, Cli};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Blocking threads: enough for every reader connection, the password hashers and a margin.
-/// Tokio's default (512) lets a burst of reads park hundreds of threads on an 8-connection pool.
-const BLOCKING_THREADS_MAX: usize = 32;
-
 /// A misspelt `BANKD_*` variable would otherwise be ignored without a word; start-up goes on,
 /// since refusing would turn a harmless leftover variable into an outage.
 fn warn_about_unknown_variables() {
@@ -43,7 +39,8 @@ fn main() -> ExitCode {
     warn_about_unknown_variables();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS_MAX)
+        // One per reader connection and a margin (limits.rs).
+        .max_blocking_threads(bankd::limits::blocking_threads(config.database_readers))
         .build()
     {
         Ok(runtime) => runtime,

@@ -92,13 +92,13 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            header_read_timeout_seconds: 15,
-            request_timeout_seconds: 30,
+            header_read_timeout_seconds: crate::limits::HEADER_READ_TIMEOUT_SECONDS_DEFAULT,
+            request_timeout_seconds: crate::limits::REQUEST_TIMEOUT_SECONDS_DEFAULT,
             max_connections: 1_000,
             shutdown_grace_seconds: 10,
             metrics_token: None,
             database_path: PathBuf::from("./bank.db"),
-            database_readers: 8,
+            database_readers: crate::limits::DATABASE_READERS_DEFAULT,
             token_ttl_seconds: 604_800,
             jwt_access_ttl_seconds: 300,
             jwt_refresh_ttl_seconds: 86_400,

@@ -1,15 +1,33 @@
-//! The HTTP layer: the router and the layers every request passes through.
+//! The HTTP layer: the routes and the layers every request passes through, all applied in one
+//! place, [`service`].
 //!
-//! Outermost first: trailing-slash normalisation (so `/api/accounts/` and `/api/accounts` are
-//! one route), then response compression (`compression.rs`: large `GET` answers only), then
-//! `around_request` (request id, security headers, the contract's `405` body, one log line per
-//! request), then the routes. Each resource module owns its `router()`.
+//! Outermost first:
+//!
+//! 1. trailing-slash normalisation (so `/api/accounts/` and `/api/accounts` are one route);
+//! 2. CORS (`cors.rs`), for every request but an `OPTIONS` that is not a preflight, which goes
+//!    around it to DRF's metadata answer (5);
+//! 3. `compression::only_for_safe_methods`: `Accept-Encoding` dropped from all but `GET`/`HEAD`;
+//! 4. response compression (`compression.rs`: large `GET` answers only), outside everything
+//!    below so it compresses the finished response, headers included;
+//! 5. `around_request`: request id, forwarded headers, `Host` check, body limit, security
+//!    headers, the contract's `405` body, one log line and the metrics per request;
+//! 6. `metadata::answer_options`: DRF's `OPTIONS` answer, outside routing because no route has
+//!    an `OPTIONS` handler;
+//! 7. routing; then, on matched routes only: `explorer::negotiate` (`?format=` and a browser's
+//!    `Accept: text/html`), `remember_route` (the matched template, for the log line), and the
+//!    request timeout (`deadline.rs`), innermost so its `503` still gets its route, id and log
+//!    line;
+//! 8. the handler. Each resource module owns its `router()`.
+//!
+//! Connection-level limits (connection cap, header-read timeout, shutdown drain) are below HTTP,
+//! in `server.rs`.
 
 pub mod accounts;
 pub mod admin;
 pub mod cards;
 pub mod compression;
 pub mod console;
+pub mod cors;
 pub mod customers;
 pub mod deadline;
 pub mod explorer;
@@ -32,6 +50,7 @@ pub mod statements;
 pub mod throttle;
 pub mod transactions;
 
+use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::Router;
@@ -39,6 +58,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower::Layer as _;
+use tower_http::normalize_path::NormalizePathLayer;
 use tracing::Instrument;
 
 use crate::error::{ApiError, ErrorCode};
@@ -47,8 +68,58 @@ use crate::state::AppState;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Every route of the service, with its layers.
-pub fn router(state: AppState) -> Router {
+/// The whole service: every route with every layer, in the order the module doc lists
+/// (outermost first there; `layer` calls below go innermost first, as axum applies them).
+pub fn service(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let cors = cors::layer(&state.config);
+    let router = routes()
+        // 7. On matched routes, innermost first: the request timeout, the matched route
+        // template (copied to the response for the log line), then content negotiation.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            deadline::request_deadline,
+        ))
+        .route_layer(middleware::from_fn(remember_route))
+        .route_layer(middleware::from_fn(explorer::negotiate))
+        // 6. DRF's metadata answer to `OPTIONS`.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metadata::answer_options,
+        ))
+        // 5. Request id, checks, headers, log line.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            around_request,
+        ))
+        // 4, 3. Compression of the finished response, for safe methods only.
+        .layer(compression::layer())
+        .layer(middleware::from_fn(compression::only_for_safe_methods))
+        .with_state(state);
+    // 2. CORS, around which a non-preflight `OPTIONS` goes (cors.rs).
+    let with_cors = router.clone().layer(cors);
+    let routed = tower::service_fn(move |request: Request| {
+        let target = if cors::goes_through_cors(&request) {
+            with_cors.clone()
+        } else {
+            router.clone()
+        };
+        tower::ServiceExt::oneshot(target, request)
+    });
+    // 1. Trailing slashes.
+    NormalizePathLayer::trim_trailing_slash().layer(routed)
+}
+
+/// Every route of the service, without layers (`service` applies them).
+fn routes() -> Router<AppState> {
     Router::new()
         .merge(register::router())
         .merge(login::router())
@@ -66,30 +137,6 @@ pub fn router(state: AppState) -> Router {
         .merge(schema::router())
         .merge(console::router())
         .fallback(console::not_found)
-        // The request timeout, innermost so its 503 still gets its route, id and log line.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            deadline::request_deadline,
-        ))
-        // Inside routing, so the matched route template is known; copied to the response for
-        // the log line.
-        .route_layer(middleware::from_fn(remember_route))
-        // `?format=` and a browser's `Accept: text/html` on matched `/api/` routes (DRF's
-        // content negotiation; see `explorer.rs`).
-        .route_layer(middleware::from_fn(explorer::negotiate))
-        // Outside routing, because no route has an `OPTIONS` handler: DRF's metadata answer.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metadata::answer_options,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            around_request,
-        ))
-        // Outside everything else, so it compresses the finished response (headers included).
-        .layer(compression::layer())
-        .layer(middleware::from_fn(compression::only_for_safe_methods))
-        .with_state(state)
 }
 
 async fn remember_route(request: Request, next: Next) -> Response {

@@ -104,7 +104,16 @@ impl Store {
         }
     }
 
-    /// Finishes queued writes and stops background work.
+    /// Starts the store's background work that needs the async runtime (pruning expired
+    /// idempotency keys and tokens); the rest (checkpoints, audit indexing) runs on the store's
+    /// own threads from `open`. Call once, inside a runtime; `shutdown` stops all of it.
+    pub fn start_background(&self) {
+        match self {
+            Self::Sqlite(db) => db.start_background(),
+        }
+    }
+
+    /// Stops background work, finishes queued writes and closes the store.
     pub async fn shutdown(self) {
         match self {
             Self::Sqlite(db) => db.shutdown().await,

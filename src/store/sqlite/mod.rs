@@ -1,21 +1,25 @@
-//! All SQL lives under `db/`: synchronous functions over a `&Connection`, run on blocking
-//! threads; only reads of a few rows by key may run on the async runtime (`Db::read_point`).
+//! All SQL lives under `store/sqlite/`: synchronous functions over a `&Connection`, run on
+//! blocking threads; only reads of a few rows by key may run on the async runtime
+//! (`Db::read_point`).
 //!
 //! `Db` holds a pool of read-only connections and one writer thread that owns the only
 //! connection allowed to write. `Db::read` borrows a pooled connection on a blocking thread
 //! (`Db::read_point`, for by-key reads, borrows one inline when it can);
-//! `Db::write` sends a job to the writer, which runs it inside `BEGIN IMMEDIATE` (see
-//! `writer.rs`). Every connection gets the same pragmas:
+//! `Db::write` sends a job to the writer, which runs it inside `BEGIN IMMEDIATE` (the commit
+//! pipeline, `commit/`). Every connection gets the same pragmas:
 //!
 //! * `journal_mode=WAL` — readers never block the writer and the writer never blocks readers.
-//! * `synchronous=FULL` — the WAL is fsynced at every commit, so an acknowledged movement
-//!   survives a crash or power loss (NORMAL could lose the last commits on power loss). The
-//!   writer alone runs NORMAL because its commits are fsynced by a syncer thread before any
-//!   caller is answered (`durability.rs`).
+//! * `synchronous` — `FULL` on every connection but the writer, which runs `NORMAL` because its
+//!   commits are fsynced by a syncer thread before any caller is answered. The decision and its
+//!   argument live in one place, `commit/mod.rs`, which also sets the pragma.
 //! * `foreign_keys=ON` — SQLite leaves it off by default.
 //! * `temp_store=MEMORY` — savepoint journals and sorts never touch a temporary file.
 //! * `busy_timeout` — another process (`bankd createsuperuser`, `bankd backup`) may hold the
 //!   lock briefly; wait for it instead of failing.
+//!
+//! Background work: the commit pipeline's threads (syncers, checkpointer, the writer's audit
+//! indexing) start with `Db::open`; pruning expired rows starts with `Db::start_background`
+//! (`background.rs`). `Db::shutdown` stops all of it.
 //!
 //! After a storage fault (a failed fsync, `COMMIT` or checkpoint, or a transaction SQLite rolled
 //! back on its own) the database is *poisoned*: every `read`, `read_point` and `write` answers
@@ -24,6 +28,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+mod background;
 pub mod backup;
 pub mod cards;
 pub(crate) mod commit;
@@ -49,20 +54,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use crate::error::ApiError;
-use crate::limits::SQLITE_BUSY_TIMEOUT_MS;
+use crate::limits::{
+    AUDIT_INDEXING_INTERVAL, SQLITE_BUSY_TIMEOUT_MS, STATEMENT_CACHE_CAPACITY, WRITER_CACHE_KIB,
+};
 
 pub use writer::WriterStats;
-
-/// The writer's page cache: negative means KiB in SQLite's `cache_size` (here 32 MiB).
-const WRITER_CACHE_KIB_NEGATED: i64 = -32_768;
-
-/// How often the writer copies new audit rows into the audit filter tables (migration V4): often
-/// enough that each copy is small (a few ms at most), rarely enough that an actor's entries
-/// from many batches share a page.
-const AUDIT_INDEXING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Prepared statements kept per connection (rusqlite's default is 16).
-const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 /// How many connections and how much queueing.
 #[derive(Clone, Copy, Debug)]
@@ -98,6 +94,8 @@ pub struct Db {
     /// Set once a commit may not be on disk: every read and write is then refused
     /// (durability.rs).
     poison: durability::Poison,
+    /// The tasks `start_background` spawned on the runtime, aborted by `shutdown`.
+    background: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 /// Applies the pragmas every connection needs.
@@ -106,7 +104,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         SQLITE_BUSY_TIMEOUT_MS,
     )))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    commit::synchronous_full(conn)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Statement journals (the pages a SAVEPOINT may have to restore) and sort spills stay in
     // memory: by default a statement journal past 64 KiB spills to a file in /var/tmp, and the
@@ -174,22 +172,15 @@ impl Db {
         // cache keeps them in memory. Readers keep SQLite's 2 MiB default; the OS page cache
         // holds the rest, shared, instead of a private copy per connection.
         writer_conn
-            .pragma_update(None, "cache_size", WRITER_CACHE_KIB_NEGATED)
+            .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         migrate::run(&mut writer_conn)?;
         settle_recovered_wal(&writer_conn)
             .map_err(|e| format!("cannot checkpoint database {}: {e}", path.display()))?;
         let poison = durability::Poison::default();
-        // Commits are made durable by the syncer threads before anyone is answered, so the writer
-        // need not wait for the fsync itself (durability.rs). Without a syncer it stays FULL.
-        let syncer = writer_conn
-            .path()
-            .and_then(|database| durability::Syncer::start(database, &poison));
-        if syncer.is_some() {
-            writer_conn
-                .pragma_update(None, "synchronous", "NORMAL")
-                .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
-        }
+        // `synchronous` for the writer: decided and set in commit/mod.rs.
+        let syncer = commit::start_syncer(&writer_conn, &poison)
+            .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             configure(conn)?;
             conn.pragma_update(None, "query_only", "ON")
@@ -221,7 +212,17 @@ impl Db {
                 settings.write_queue_max,
             ),
             poison,
+            background: Default::default(),
         })
+    }
+
+    /// Starts the background work that runs on the async runtime (`background.rs`: pruning
+    /// expired idempotency keys and tokens), until `shutdown`. Call once, inside a runtime.
+    pub fn start_background(&self) {
+        let pruner = tokio::spawn(background::prune_expired(self.clone()));
+        if let Ok(mut tasks) = self.background.lock() {
+            tasks.push(pruner.abort_handle());
+        }
     }
 
     /// Runs `f` on a pooled read-only connection on a blocking thread.
@@ -294,8 +295,14 @@ impl Db {
         self.writer.stats()
     }
 
-    /// Stops the writer after the jobs already queued and checkpoints the WAL into the main file.
+    /// Stops the background tasks, then the writer after the jobs already queued, and
+    /// checkpoints the WAL into the main file.
     pub async fn shutdown(self) {
+        if let Ok(mut tasks) = self.background.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
         self.writer.shutdown().await;
     }
 }
@@ -404,5 +411,66 @@ mod tests {
         }
         assert_eq!(db.durability_lost().as_deref(), Some("a test fault"));
         db.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_pruner_deletes_expired_keys_at_once_and_stops_with_the_store() {
+        // Arrange: one expired and one live idempotency key.
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(&dir.path().join("bank.db"), DbSettings::default()).expect("open");
+        let now = chrono::Utc::now().timestamp();
+        db.write(move |conn| {
+            conn.execute(
+                "INSERT INTO users (id, username, email, password_hash, date_joined)
+                 VALUES (1, 'u', '', 'x', '2026-01-01T00:00:00Z')",
+                [],
+            )?;
+            for (key, expires_at) in [("expired", now - 1), ("live", now + 3_600)] {
+                conn.execute(
+                    "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint,
+                         response_status, response_body, created_at, expires_at)
+                     VALUES (1, ?1, zeroblob(32), 200, '{}', '2026-01-01T00:00:00Z', ?2)",
+                    rusqlite::params![key, expires_at],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("seeded");
+        async fn keys(db: &Db) -> Result<Vec<String>, ApiError> {
+            db.read(|conn| {
+                let mut statement =
+                    conn.prepare("SELECT idempotency_key FROM idempotency_keys ORDER BY 1")?;
+                let keys = statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(keys)
+            })
+            .await
+        }
+
+        // Act: the first sweep runs as soon as the background work starts.
+        db.start_background();
+        let mut remaining = keys(&db).await.expect("read");
+        for _ in 0..500 {
+            if remaining == ["live"] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            remaining = keys(&db).await.expect("read");
+        }
+
+        // Assert: only the live key is left, and shutdown stops the pruner.
+        assert_eq!(remaining, ["live"]);
+        let pruner = db.background.lock().expect("lock")[0].clone();
+        assert!(!pruner.is_finished(), "the pruner waits for its next sweep");
+        db.shutdown().await;
+        for _ in 0..100 {
+            if pruner.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(pruner.is_finished(), "shutdown aborted the pruner");
     }
 }

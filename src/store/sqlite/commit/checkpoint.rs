@@ -57,6 +57,13 @@ pub const WRITER_DELTA_PAGES: i32 = 512;
 /// had the writer checkpointing 19% of the time).
 pub const RESTART_PAGES: i32 = 8_192;
 
+// The thresholds in the order the module doc uses them: the writer copies only a remainder
+// smaller than what wakes the checkpointer, looks for a restart well after that, and checkpoints
+// itself only past both.
+const _: () = assert!(WRITER_DELTA_PAGES < CHECKPOINT_PAGES);
+const _: () = assert!(CHECKPOINT_PAGES < RESTART_PAGES);
+const _: () = assert!(RESTART_PAGES < WRITER_CHECKPOINT_PAGES);
+
 thread_local! {
     /// Pages in the WAL after the last commit on this thread's connection. Only the writer
     /// thread installs the hook, so each server's writer sees its own count.
