@@ -264,3 +264,50 @@ pub fn cancel_for_account(
         )?
         .execute(params![now, account_id])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes one row of literal values laid out as `SELECT_CARD`'s columns.
+    fn decoded(columns: &str) -> rusqlite::Result<Card> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(&format!("SELECT {columns}"), [], from_row)
+    }
+
+    #[test]
+    fn a_sound_card_row_decodes_to_typed_fields() {
+        let card = decoded("7, 3, 'credit', '4242', 12, 2030, 'frozen', 150000, 't'")
+            .expect("a sound row");
+        assert_eq!(card.id, CardId::new(7));
+        assert_eq!(card.card_type, CardType::Credit);
+        assert_eq!(card.status, CardStatus::Frozen);
+        assert_eq!(card.credit_limit.map(Amount::cents), Some(150_000));
+        assert_eq!(card.last4, "4242");
+    }
+
+    #[test]
+    fn a_corrupt_card_row_is_an_error_never_a_default() {
+        for (what, columns) in [
+            (
+                "status",
+                "1, 1, 'debit', '4242', 1, 2030, 'lost', NULL, 't'",
+            ),
+            (
+                "type",
+                "1, 1, 'prepaid', '4242', 1, 2030, 'active', NULL, 't'",
+            ),
+            (
+                "last4",
+                "1, 1, 'debit', '42x2', 1, 2030, 'active', NULL, 't'",
+            ),
+            (
+                "month",
+                "1, 1, 'debit', '4242', 13, 2030, 'active', NULL, 't'",
+            ),
+            ("limit", "1, 1, 'credit', '4242', 1, 2030, 'active', 0, 't'"),
+        ] {
+            assert!(decoded(columns).is_err(), "a bad {what} was accepted");
+        }
+    }
+}

@@ -333,3 +333,45 @@ pub fn list_for_user(
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count.unsigned_abs(), rows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes one row of literal values laid out as `SELECT_STATEMENT`'s columns.
+    fn decoded(columns: &str) -> rusqlite::Result<Statement> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(&format!("SELECT {columns}"), [], from_row)
+    }
+
+    const SOUND: &str =
+        "5, 2, 'ACC-000000001', '2026-01-01', '2026-01-31', 1000, 1500, 700, 200, 4, 't', 99";
+
+    #[test]
+    fn a_sound_statement_row_decodes_to_typed_fields() {
+        let statement = decoded(SOUND).expect("a sound row");
+        assert_eq!(statement.id, StatementId::new(5));
+        assert_eq!(statement.start_date.to_string(), "2026-01-01");
+        assert_eq!(statement.closing_balance.cents(), 1500);
+        assert_eq!(statement.transaction_count, 4);
+        assert_eq!(
+            statement.range().last_transaction_id,
+            TransactionId::new(99)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_statement_row_is_an_error_never_a_default() {
+        for (what, sound, corrupt) in [
+            ("number", "'ACC-000000001'", "'nope'"),
+            ("date", "'2026-01-01'", "'2026-02-30'"),
+            ("balance", "1000", "-1"),
+            ("total", "700", "-700"),
+            ("count", ", 4,", ", -4,"),
+        ] {
+            let columns = SOUND.replacen(sound, corrupt, 1);
+            assert_ne!(columns, SOUND, "{what}: nothing replaced");
+            assert!(decoded(&columns).is_err(), "a bad {what} was accepted");
+        }
+    }
+}

@@ -272,4 +272,31 @@ mod tests {
         assert_eq!(count(&conn, "audit_by_actor"), with_actor as i64);
         assert_eq!(count(&conn, "audit_by_object"), with_object as i64);
     }
+
+    /// Decodes one row of literal values laid out as the list's columns.
+    fn listed(outcome: &str, details: &str, hash_bytes: i64) -> rusqlite::Result<AuditRow> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(
+            "SELECT 3, 't', 7, '127.0.0.1', 'r', 'deposit', 'account', 1, ?1, ?2, x'00',
+                    zeroblob(?3), NULL",
+            rusqlite::params![outcome, details, hash_bytes],
+            list_row,
+        )
+    }
+
+    #[test]
+    fn a_sound_audit_row_decodes_to_typed_fields() {
+        let row = listed("denied", r#"{"a":1}"#, 32).expect("a sound row");
+        assert_eq!(row.outcome, Outcome::Denied);
+        assert_eq!(row.actor_user_id, Some(UserId::new(7)));
+        assert_eq!(row.details, json!({ "a": 1 }));
+        assert_eq!(row.hash, "0".repeat(64));
+    }
+
+    #[test]
+    fn a_corrupt_audit_row_is_an_error_never_shown_as_null() {
+        assert!(listed("maybe", "{}", 32).is_err(), "unknown outcome");
+        assert!(listed("success", "{not json", 32).is_err(), "details");
+        assert!(listed("success", "{}", 31).is_err(), "hash length");
+    }
 }
