@@ -1,6 +1,9 @@
 //! Staff queries: every customer's data, unscoped by owner (contract §8), and freezing.
 //!
-//! Only `http::admin` calls these, and only behind the `StaffUser` extractor.
+//! Only the staff `Store` methods (`store/admin.rs`) call these, and only `http::admin`, behind
+//! the `StaffUser` extractor, calls those. The typed filters become SQL here and nowhere else:
+//! each filter adds one fixed fragment with its value as a parameter, so the statement text
+//! depends only on which filters are set, never on a value a client sent.
 
 use std::collections::HashMap;
 
@@ -80,7 +83,6 @@ fn created_bounds(days: DayRange) -> (Option<String>, Option<String>) {
     )
 }
 
-/// Counts and pages `select ... WHERE conditions ORDER BY order`.
 /// What a staff list selects: its tables, its columns and its order.
 struct ListQuery<'a> {
     from: &'a str,
@@ -88,6 +90,7 @@ struct ListQuery<'a> {
     order: &'a str,
 }
 
+/// Counts `from ... WHERE conditions` and pages `select ... WHERE conditions ORDER BY order`.
 fn page<T>(
     conn: &Connection,
     query: ListQuery<'_>,

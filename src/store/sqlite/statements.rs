@@ -41,6 +41,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Statement> {
         closing_balance: decode_cents(row, 6, Balance::from_cents)?,
         total_deposits_cents: decode_cents(row, 7, non_negative)?,
         total_withdrawals_cents: decode_cents(row, 8, non_negative)?,
+        // Not cents, but the same strict integer check: a negative count is a corrupt row.
         transaction_count: decode_cents(row, 9, |count| u64::try_from(count).ok())?,
         generated_at: row.get(10)?,
         last_transaction_id: row.get(11)?,
