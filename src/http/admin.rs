@@ -2,25 +2,32 @@
 //!
 //! Every handler takes a `StaffUser`, so a non-staff caller is refused (`403`, audited) before
 //! any handler code runs. Lists are paginated and filterable; freeze and unfreeze are audited.
+//!
+//! The query string becomes typed filters here (`store::admin`: ids, enums, whole days, names
+//! to look up), each bad value a field error; the store turns them into its own query.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::domain::time::now_rfc3339;
+use crate::domain::time::parse_date;
 use crate::domain::{AccountStatus, TransactionType};
 use crate::error::ApiError;
 use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser};
 use crate::http::form::invalid_choice;
-use crate::http::pagination::page_response;
+use crate::http::pagination::store_page_response;
 use crate::http::query_filters::QueryFilters as Filters;
 use crate::state::AppState;
-use crate::store::sqlite::accounts::Account;
-use crate::store::sqlite::admin::{self, Conditions};
-use crate::store::sqlite::audit::{self, AuditEvent, AuditFilters, Outcome};
+use crate::store::accounts::Account;
+use crate::store::admin::{
+    AccountFilter, AuditFilter, AuditRow, CustomerFilter, DayRange, SetAccountFrozen, StaffAccount,
+    StaffAuditRow, StaffTransaction, Transaction, TransactionFilter,
+};
+use crate::store::ids::{AccountId, AuditId, CustomerId, UserId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,21 +46,18 @@ async fn customers(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut filters = Filters::new(&query);
-    let mut conditions = Conditions::default();
-    if let Some(user) = filters.id("user") {
-        conditions.add("c.user_id = ?", user);
-    }
-    if let Some(username) = filters.given("username") {
-        conditions.add("lower(u.username) = lower(?)", username.to_owned());
-    }
+    let filter = CustomerFilter {
+        user: filters.id("user").map(UserId::new),
+        username: filters.given("username").map(str::to_owned),
+    };
     filters.finish()?;
-    conditions.add_fixed("c.deleted_at IS NULL");
-    page_response(
+    let store = &state.store;
+    store_page_response(
         &state,
         &headers,
         &query,
         "/api/admin/customers/",
-        move |conn, limit, offset| admin::customers(conn, &conditions, limit, offset),
+        |window| async move { store.staff_customers(filter, window).await },
     )
     .await
 }
@@ -65,32 +69,38 @@ async fn accounts(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut filters = Filters::new(&query);
-    let mut conditions = Conditions::default();
-    if let Some(customer) = filters.id("customer") {
-        conditions.add("a.customer_id = ?", customer);
-    }
-    if let Some(user) = filters.id("user") {
-        conditions.add("c.user_id = ?", user);
-    }
-    if let Some(text) = filters.given("status") {
-        match AccountStatus::parse(text) {
-            Some(status) => conditions.add("a.status = ?", status.as_str()),
-            None => filters.errors.add("status", invalid_choice(text)),
-        }
-    }
-    if let Some(number) = filters.given("account_number") {
-        conditions.add("a.account_number = ?", number.to_owned());
-    }
-    if let Some(username) = filters.given("username") {
-        conditions.add("lower(u.username) = lower(?)", username.to_owned());
-    }
+    let customer = filters.id("customer").map(CustomerId::new);
+    let user = filters.id("user").map(UserId::new);
+    let status = filters
+        .given("status")
+        .and_then(|text| match AccountStatus::parse(text) {
+            Some(status) => Some(status),
+            None => {
+                filters.errors.add("status", invalid_choice(text));
+                None
+            }
+        });
+    let filter = AccountFilter {
+        customer,
+        user,
+        status,
+        account_number: filters.given("account_number").map(str::to_owned),
+        username: filters.given("username").map(str::to_owned),
+    };
     filters.finish()?;
-    page_response(
+    let store = &state.store;
+    store_page_response(
         &state,
         &headers,
         &query,
         "/api/admin/accounts/",
-        move |conn, limit, offset| admin::accounts(conn, &conditions, limit, offset),
+        |window| async move {
+            let (count, rows) = store.staff_accounts(filter, window).await?;
+            Ok((
+                count,
+                rows.into_iter().map(StaffAccountBody::from).collect(),
+            ))
+        },
     )
     .await
 }
@@ -102,49 +112,42 @@ async fn transactions(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut filters = Filters::new(&query);
-    let mut conditions = Conditions::default();
-    if let Some(account) = filters.id("account") {
-        conditions.add("t.account_id = ?", account);
-    }
-    if let Some(user) = filters.id("user") {
-        conditions.add(
-            "t.customer_id IN (SELECT id FROM customers WHERE user_id = ?)",
-            user,
-        );
-    }
-    if let Some(username) = filters.given("username") {
-        conditions.add(
-            "t.customer_id IN (SELECT c.id FROM customers c JOIN users u ON u.id = c.user_id
-             WHERE lower(u.username) = lower(?))",
-            username.to_owned(),
-        );
-    }
-    if let Some(number) = filters.given("account_number") {
-        conditions.add(
-            "t.account_id IN (SELECT id FROM accounts WHERE account_number = ?)",
-            number.to_owned(),
-        );
-    }
-    if let Some(text) = filters.given("transaction_type") {
-        match TransactionType::parse(text) {
-            Some(kind) => conditions.add("t.transaction_type = ?", kind.as_str()),
-            None => filters.errors.add("transaction_type", invalid_choice(text)),
-        }
-    }
-    let (from, before) = filters.dates();
-    if let Some(from) = from {
-        conditions.add("t.created_at >= ?", from);
-    }
-    if let Some(before) = before {
-        conditions.add("t.created_at < ?", before);
-    }
+    let account = filters.id("account").map(AccountId::new);
+    let user = filters.id("user").map(UserId::new);
+    let username = filters.given("username").map(str::to_owned);
+    let account_number = filters.given("account_number").map(str::to_owned);
+    let transaction_type =
+        filters
+            .given("transaction_type")
+            .and_then(|text| match TransactionType::parse(text) {
+                Some(kind) => Some(kind),
+                None => {
+                    filters.errors.add("transaction_type", invalid_choice(text));
+                    None
+                }
+            });
+    let filter = TransactionFilter {
+        account,
+        user,
+        username,
+        account_number,
+        transaction_type,
+        days: days(&mut filters),
+    };
     filters.finish()?;
-    page_response(
+    let store = &state.store;
+    store_page_response(
         &state,
         &headers,
         &query,
         "/api/admin/transactions/",
-        move |conn, limit, offset| admin::transactions(conn, &conditions, limit, offset),
+        |window| async move {
+            let (count, rows) = store.staff_transactions(filter, window).await?;
+            Ok((
+                count,
+                rows.into_iter().map(StaffTransactionBody::from).collect(),
+            ))
+        },
     )
     .await
 }
@@ -156,62 +159,47 @@ async fn audit_log(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut filters = Filters::new(&query);
-    let actor_user_id = filters.id("user");
-    let account_id = filters.id("account");
-    let username = filters.given("username").map(str::to_owned);
-    let account_number = filters.given("account_number").map(str::to_owned);
-    let action = filters.given("action").map(str::to_owned);
-    let (created_from, created_before) = filters.dates();
+    let filter = AuditFilter {
+        actor: filters.id("user").map(UserId::new),
+        account: filters.id("account").map(AccountId::new),
+        username: filters.given("username").map(str::to_owned),
+        account_number: filters.given("account_number").map(str::to_owned),
+        action: filters.given("action").map(str::to_owned),
+        days: days(&mut filters),
+    };
     filters.finish()?;
-    page_response(
+    let store = &state.store;
+    store_page_response(
         &state,
         &headers,
         &query,
         "/api/admin/audit/",
-        move |conn, limit, offset| {
-            // A username or account number is looked up to the id the audit filters index; one
-            // that names nobody (or contradicts `user` / `account`) matches no row.
-            let Some(actor_user_id) = resolve(actor_user_id, username.as_deref(), |name| {
-                admin::user_id_by_username(conn, name)
-            })?
-            else {
-                return Ok((0, Vec::new()));
-            };
-            let Some(account_id) = resolve(account_id, account_number.as_deref(), |number| {
-                admin::account_id_by_number(conn, number)
-            })?
-            else {
-                return Ok((0, Vec::new()));
-            };
-            let audit_filters = AuditFilters {
-                actor_user_id,
-                account_id,
-                action,
-                created_from,
-                created_before,
-            };
-            let (count, rows) = audit::list(conn, &audit_filters, limit, offset)?;
-            Ok((count, admin::with_usernames(conn, rows)?))
+        |window| async move {
+            let (count, rows) = store.staff_audit(filter, window).await?;
+            Ok((
+                count,
+                rows.into_iter().map(StaffAuditRowBody::from).collect(),
+            ))
         },
     )
     .await
 }
 
-/// Combines an id filter with a name filter that is looked up to an id: `Some(filter)` to
-/// apply (`None` inside: no filter), or `None` when nothing can match.
-fn resolve(
-    id: Option<i64>,
-    name: Option<&str>,
-    look_up: impl FnOnce(&str) -> Result<Option<i64>, ApiError>,
-) -> Result<Option<Option<i64>>, ApiError> {
-    let Some(name) = name else {
-        return Ok(Some(id));
+/// `?date_from=` / `?date_to=` as whole UTC days (both inclusive); a date that is not
+/// `YYYY-MM-DD` is a field error.
+fn days(filters: &mut Filters<'_>) -> DayRange {
+    let mut day = |name: &str| {
+        let text = filters.given(name)?;
+        let day = parse_date(text);
+        if day.is_none() {
+            filters.errors.add(name, "Enter a valid date.");
+        }
+        day
     };
-    Ok(match (look_up(name)?, id) {
-        (Some(found), None) => Some(Some(found)),
-        (Some(found), Some(id)) if found == id => Some(Some(id)),
-        _ => None,
-    })
+    DayRange {
+        from: day("date_from"),
+        to: day("date_to"),
+    }
 }
 
 async fn freeze(
@@ -239,33 +227,107 @@ async fn set_frozen(
     Id(id): Id,
     frozen: bool,
 ) -> Result<Json<Account>, ApiError> {
-    let context = ctx.audit_as(&staff);
-    let action = if frozen {
-        "account_frozen"
-    } else {
-        "account_unfrozen"
+    let command = SetAccountFrozen {
+        account: AccountId::new(id),
+        frozen,
+        audit: ctx.audit_as(&staff),
     };
-    let (account, audit_id) = state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            let (account, changed) = admin::set_frozen(conn, id, frozen, &now_rfc3339())?;
-            let event = AuditEvent {
-                action,
-                object: Some(("account", id)),
-                outcome: Outcome::Success,
-                details: json!({ "account_number": account.account_number.as_str(), "changed": changed }),
-            };
-            let audit_id = audit::record(conn, &context, &event)?;
-            Ok((account, audit_id))
-        })
-        .await?;
+    let action = command.action();
+    let (account, audit_id) = state.store.set_account_frozen(command).await?;
     tracing::info!(
         staff_user_id = staff.user_id.get(),
         account_id = id,
         action,
-        audit_id,
+        audit_id = audit_id.get(),
         "staff action"
     );
     Ok(Json(account))
+}
+
+/// An account as staff see it: the account, then its owner's username, so a person reads the
+/// list without looking ids up.
+#[derive(Serialize)]
+struct StaffAccountBody {
+    #[serde(flatten)]
+    account: Account,
+    username: String,
+}
+
+impl From<StaffAccount> for StaffAccountBody {
+    fn from(row: StaffAccount) -> Self {
+        Self {
+            account: row.account,
+            username: row.username,
+        }
+    }
+}
+
+/// A transaction as staff see it: with the account owner's username.
+#[derive(Serialize)]
+struct StaffTransactionBody {
+    #[serde(flatten)]
+    transaction: Transaction,
+    username: String,
+}
+
+impl From<StaffTransaction> for StaffTransactionBody {
+    fn from(row: StaffTransaction) -> Self {
+        Self {
+            transaction: row.transaction,
+            username: row.username,
+        }
+    }
+}
+
+/// An audit row as staff see it (contract §9), with the actor's username (`null` for
+/// anonymous actors).
+#[derive(Serialize)]
+struct StaffAuditRowBody {
+    id: AuditId,
+    created_at: String,
+    actor_user_id: Option<UserId>,
+    client_ip: String,
+    request_id: String,
+    client_request_id: Option<String>,
+    action: String,
+    object_type: Option<String>,
+    object_id: Option<i64>,
+    outcome: &'static str,
+    details: Value,
+    hash: String,
+    actor_username: Option<String>,
+}
+
+impl From<StaffAuditRow> for StaffAuditRowBody {
+    fn from(staff_row: StaffAuditRow) -> Self {
+        let AuditRow {
+            id,
+            created_at,
+            actor_user_id,
+            client_ip,
+            request_id,
+            client_request_id,
+            action,
+            object_type,
+            object_id,
+            outcome,
+            details,
+            hash,
+        } = staff_row.row;
+        Self {
+            id,
+            created_at,
+            actor_user_id,
+            client_ip,
+            request_id,
+            client_request_id,
+            action,
+            object_type,
+            object_id,
+            outcome: outcome.as_str(),
+            details,
+            hash,
+            actor_username: staff_row.actor_username,
+        }
+    }
 }

@@ -7,18 +7,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::domain::Amount;
-use crate::domain::card::{CardStatus, CardType};
+use crate::domain::card::{CardStatus, CardType, masked};
 use crate::domain::money::format_cents;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs, RequestContext, parse_positive_id};
 use crate::http::form::{Fields, invalid_choice};
-use crate::http::pagination::page_response;
+use crate::http::pagination::store_page_response;
 use crate::state::AppState;
-use crate::store::sqlite::audit::{self, AuditEvent, Outcome};
-use crate::store::sqlite::cards::{self, CardRules};
+use crate::store::cards::{Card, CardRules, ChangeCard, IssueCard};
+use crate::store::ids::{AccountId, CardId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,12 +35,16 @@ async fn list(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
-    page_response(
+    let store = &state.store;
+    store_page_response(
         &state,
         &headers,
         &query,
         "/api/cards/",
-        move |conn, limit, offset| cards::list_for_user(conn, user.user_id.get(), limit, offset),
+        |window| async move {
+            let (count, cards) = store.list_cards(user.user_id, window).await?;
+            Ok((count, cards.into_iter().map(CardBody::from).collect()))
+        },
     )
     .await
 }
@@ -80,39 +84,34 @@ async fn issue(
     let (Some(account_id), Some(card_type)) = (account_id, card_type) else {
         return Err(ApiError::internal("validated card is incomplete"));
     };
-    let key = state.keys.cards.clone();
-    let config = state.config.clone();
-    let context = ctx.audit_as(&user);
-    let (issued, audit_id) = state
-        .store.sqlite()
-        .write(move |conn| {
-            let rules = CardRules {
-                iin_prefix: &config.cards_iin_prefix,
-                validity_years: config.cards_validity_years,
-                max_per_account: config.cards_max_per_account,
-            };
-            let issued = cards::issue(conn, user.user_id.get(), account_id, card_type, credit_limit, &key, rules)?;
-            let event = AuditEvent {
-                action: "card_issued",
-                object: Some(("card", issued.card.id)),
-                outcome: Outcome::Success,
-                details: json!({ "account": account_id, "card_type": card_type.as_str(), "last4": issued.number.last4() }),
-            };
-            let audit_id = audit::record(conn, &context, &event)?;
-            Ok((issued, audit_id))
+    let issued = state
+        .store
+        .issue_card(IssueCard {
+            user: user.user_id,
+            account: AccountId::new(account_id),
+            card_type,
+            credit_limit,
+            rules: CardRules {
+                iin_prefix: state.config.cards_iin_prefix.clone(),
+                validity_years: state.config.cards_validity_years,
+                max_per_account: state.config.cards_max_per_account,
+            },
+            hash_key: state.keys.cards.clone(),
+            audit: ctx.audit_as(&user),
         })
         .await?;
     tracing::info!(
         user_id = user.user_id.get(),
-        card_id = issued.card.id,
-        audit_id,
+        card_id = issued.card.id.get(),
+        audit_id = issued.audit_id.get(),
         "card issued"
     );
-    let mut body =
-        serde_json::to_value(&issued.card).map_err(|e| ApiError::internal(e.to_string()))?;
-    body["card_number"] = Value::from(issued.number.as_str());
-    body["cvv"] = Value::from(issued.cvv);
-    Ok((StatusCode::CREATED, Json(body)))
+    let body = IssuedCardBody {
+        card: CardBody::from(issued.card),
+        card_number: issued.number.as_str(),
+        cvv: issued.cvv.expose(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 async fn retrieve(
@@ -120,12 +119,8 @@ async fn retrieve(
     user: AuthUser,
     Id(id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
-    let card = state
-        .store
-        .sqlite()
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
-        .await?;
-    Ok(Json(card))
+    let card = state.store.find_card(user.user_id, CardId::new(id)).await?;
+    Ok(Json(CardBody::from(card)))
 }
 
 /// `PATCH {"status": "active" | "frozen", "credit_limit"?}`; cancelling is `DELETE`.
@@ -143,15 +138,11 @@ async fn update(
     });
     let max_credit = state.config.max_credit_limit_cents;
     let credit_limit = fields.required("credit_limit", |text| parse_credit_limit(text, max_credit));
-    state
-        .store
-        .sqlite()
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
-        .await?;
+    let id = CardId::new(id);
+    state.store.find_card(user.user_id, id).await?;
     fields.finish()?;
-    change(&state, &user, &ctx, id, status, credit_limit)
-        .await
-        .map(Json)
+    let card = change(&state, &user, &ctx, id, status, credit_limit).await?;
+    Ok(Json(CardBody::from(card)))
 }
 
 async fn cancel(
@@ -160,12 +151,9 @@ async fn cancel(
     ctx: RequestContext,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    let card = state
-        .store
-        .sqlite()
-        .read_point(move |conn| cards::find_by_id_and_owner(conn, id, user.user_id.get()))
-        .await?;
-    if card.status() == CardStatus::Cancelled {
+    let id = CardId::new(id);
+    let card = state.store.find_card(user.user_id, id).await?;
+    if card.status == CardStatus::Cancelled {
         // Cancelling twice changes nothing; the answer is the same.
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -177,53 +165,88 @@ async fn change(
     state: &AppState,
     user: &AuthUser,
     ctx: &RequestContext,
-    id: i64,
+    id: CardId,
     status: Option<CardStatus>,
-    credit_limit: Option<i64>,
-) -> Result<cards::Card, ApiError> {
-    let user_id = user.user_id;
-    let context = ctx.audit_as(user);
+    credit_limit: Option<Amount>,
+) -> Result<Card, ApiError> {
     let (card, audit_id) = state
         .store
-        .sqlite()
-        .write(move |conn| {
-            let card = cards::update(conn, id, user_id.get(), status, credit_limit)?;
-            let action = if status == Some(CardStatus::Cancelled) {
-                "card_cancelled"
-            } else {
-                "card_updated"
-            };
-            let mut details = json!({ "status": card.status });
-            if let Some(limit) = credit_limit {
-                details["credit_limit"] = Value::from(format_cents(limit));
-            }
-            let event = AuditEvent {
-                action,
-                object: Some(("card", id)),
-                outcome: Outcome::Success,
-                details,
-            };
-            let audit_id = audit::record(conn, &context, &event)?;
-            Ok((card, audit_id))
+        .change_card(ChangeCard {
+            user: user.user_id,
+            card: id,
+            status,
+            credit_limit,
+            audit: ctx.audit_as(user),
         })
         .await?;
     tracing::info!(
-        user_id = user_id.get(),
-        card_id = id,
-        audit_id,
+        user_id = user.user_id.get(),
+        card_id = id.get(),
+        audit_id = audit_id.get(),
         "card changed"
     );
     Ok(card)
 }
 
 /// A credit limit: a positive amount no larger than `limits.max_credit_limit`.
-fn parse_credit_limit(text: &str, max_cents: i64) -> Result<i64, String> {
-    let cents = Amount::parse(text).map_err(|e| e.to_string())?.cents();
-    if cents > max_cents {
+fn parse_credit_limit(text: &str, max_cents: i64) -> Result<Amount, String> {
+    let amount = Amount::parse(text).map_err(|e| e.to_string())?;
+    if amount.cents() > max_cents {
         return Err(format!(
             "Ensure this value is less than or equal to {}.",
             format_cents(max_cents)
         ));
     }
-    Ok(cents)
+    Ok(amount)
+}
+
+/// A card as the API shows it: the number masked, never the CVV.
+#[derive(Serialize)]
+struct CardBody {
+    id: CardId,
+    account: AccountId,
+    card_type: &'static str,
+    masked_number: String,
+    expiry_month: u32,
+    expiry_year: i32,
+    status: &'static str,
+    #[serde(serialize_with = "serialize_optional_amount")]
+    credit_limit: Option<Amount>,
+    created_at: String,
+}
+
+impl From<Card> for CardBody {
+    fn from(card: Card) -> Self {
+        Self {
+            id: card.id,
+            account: card.account,
+            card_type: card.card_type.as_str(),
+            masked_number: masked(&card.last4),
+            expiry_month: card.expiry_month,
+            expiry_year: card.expiry_year,
+            status: card.status.as_str(),
+            credit_limit: card.credit_limit,
+            created_at: card.created_at,
+        }
+    }
+}
+
+/// The `201` of `POST /api/cards/`: the card, then the full number and CVV, shown this once.
+#[derive(Serialize)]
+struct IssuedCardBody<'a> {
+    #[serde(flatten)]
+    card: CardBody,
+    card_number: &'a str,
+    cvv: &'a str,
+}
+
+/// A credit limit as the contract's two-decimal string, or `null` for a debit card.
+fn serialize_optional_amount<S: serde::Serializer>(
+    amount: &Option<Amount>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match amount {
+        Some(amount) => serializer.collect_str(amount),
+        None => serializer.serialize_none(),
+    }
 }

@@ -1,6 +1,6 @@
 //! A statement as CSV, streamed: the body is produced a chunk of rows at a time, each chunk
-//! read from the ledger on a pooled reader (a blocking thread) only when the connection has
-//! taken the previous one. Memory per download is one chunk, whatever the statement's size,
+//! read from the ledger by the store (`Store::statement_rows_after`: on SQLite a pooled reader
+//! on a blocking thread) only when the connection has taken the previous one. Memory per download is one chunk, whatever the statement's size,
 //! and a slow client holds no database connection between chunks (only its gate permit).
 //!
 //! The bytes are exactly what the whole-statement CSV was: the same header line, the same rows
@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::store::sqlite::Db;
-use crate::store::sqlite::statements::{self, Statement};
-use crate::store::sqlite::transactions::Transaction;
+use crate::store::Store;
+use crate::store::statements::{Statement, StatementCursor, StatementRange, Transaction};
 
 /// Rows per chunk: about 30 KiB of CSV with long descriptions, few enough to keep memory flat
 /// and many enough that the per-chunk cost (a reader checkout, a seek, a wake-up) stays small.
@@ -24,10 +23,10 @@ const CSV_HEADER: &str = "created_at,transaction_id,transaction_type,description
 
 /// Where a download has got to.
 struct Cursor {
-    db: Db,
-    statement: Statement,
+    store: Store,
+    statement: StatementRange,
     /// The (created_at, id) key of the last row sent; `None` before the first chunk.
-    after: Option<(String, i64)>,
+    after: Option<StatementCursor>,
     header_sent: bool,
     finished: bool,
     /// Released when the stream is dropped: when the body is done or the client went away.
@@ -35,14 +34,14 @@ struct Cursor {
 }
 
 /// The streamed `text/csv` answer, with its `Content-Disposition` filename.
-pub fn response(db: Db, statement: Statement, permit: OwnedSemaphorePermit) -> Response {
+pub fn response(store: Store, statement: &Statement, permit: OwnedSemaphorePermit) -> Response {
     let filename = format!(
         "statement-{}-{}-{}.csv",
         statement.account_number, statement.start_date, statement.end_date
     );
     let cursor = Cursor {
-        db,
-        statement,
+        store,
+        statement: statement.range(),
         after: None,
         header_sent: false,
         finished: false,
@@ -80,14 +79,13 @@ async fn next_chunk(cursor: &mut Cursor) -> Result<Bytes, std::io::Error> {
         cursor.header_sent = true;
         return Ok(Bytes::from_static(CSV_HEADER.as_bytes()));
     }
-    let statement = cursor.statement.clone();
-    let after = cursor.after.clone();
     let rows = cursor
-        .db
-        .read(move |conn| {
-            let after = after.as_ref().map(|(time, id)| (time.as_str(), *id));
-            statements::rows_after(conn, &statement, after, CSV_ROWS_PER_CHUNK)
-        })
+        .store
+        .statement_rows_after(
+            cursor.statement.clone(),
+            cursor.after.clone(),
+            CSV_ROWS_PER_CHUNK,
+        )
         .await
         .map_err(|error| {
             tracing::error!(
@@ -100,7 +98,7 @@ async fn next_chunk(cursor: &mut Cursor) -> Result<Bytes, std::io::Error> {
         cursor.finished = true;
     }
     if let Some(last) = rows.last() {
-        cursor.after = Some((last.created_at.clone(), last.id.get()));
+        cursor.after = Some(StatementCursor::after(last));
     }
     let mut csv = String::with_capacity(rows.len() * 128);
     for row in &rows {

@@ -18,14 +18,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use serde::Serialize;
 
+use crate::domain::money::Cents;
 use crate::domain::time::{parse_date, today_utc};
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
-use crate::http::pagination::{PageLinks, PageRequest, envelope, page_response};
+use crate::http::pagination::{PageLinks, PageRequest, envelope, store_page_response};
 use crate::state::AppState;
-use crate::store::sqlite::statements::{self, Statement};
+use crate::store::PageWindow;
+use crate::store::ids::{AccountId, StatementId};
+use crate::store::statements::Statement;
 
 /// The longest statement, in days (a leap year).
 pub const STATEMENT_DAYS_MAX: i64 = 366;
@@ -67,30 +71,14 @@ async fn generate(
     // Someone else's account is a 404 whatever the body says.
     let account = state
         .store
-        .sqlite()
-        .read_point(move |conn| {
-            crate::store::sqlite::accounts::find_by_id_and_owner(
-                conn,
-                account_id,
-                user.user_id.get(),
-            )
-        })
+        .find_account(user.user_id, AccountId::new(account_id))
         .await?;
     fields.finish()?;
     let (Some(start), Some(end)) = (start, end) else {
         return Err(ApiError::internal("validated statement is incomplete"));
     };
     let permit = state.statements.enter().await?;
-    let draft = state
-        .store
-        .sqlite()
-        .read(move |conn| statements::draft(conn, account, start, end))
-        .await?;
-    let statement = state
-        .store
-        .sqlite()
-        .write(move |conn| statements::store(conn, draft))
-        .await?;
+    let statement = state.store.generate_statement(account, start, end).await?;
     // The answer carries the first page of transactions, linking to the detail for the rest.
     let response = with_transactions_page(&state, statement, &headers, &QueryPairs::default())
         .await
@@ -104,18 +92,20 @@ async fn generate(
 /// A page past the end is `404 Invalid page.`, as on every list.
 async fn with_transactions_page(
     state: &AppState,
-    mut statement: Statement,
+    statement: Statement,
     headers: &HeaderMap,
     query: &QueryPairs,
-) -> Result<Json<Statement>, ApiError> {
+) -> Result<Json<StatementBody>, ApiError> {
     let page = PageRequest::from_query(query)?;
-    let count = statement.transaction_count.unsigned_abs();
+    let count = statement.transaction_count;
     let rows = if page.offset() < count {
-        let statement = statement.clone();
+        let window = PageWindow {
+            limit: page.limit(),
+            offset: page.offset(),
+        };
         state
             .store
-            .sqlite()
-            .read(move |conn| statements::page(conn, &statement, page.limit(), page.offset()))
+            .statement_transactions(statement.range(), window)
             .await?
     } else {
         Vec::new()
@@ -128,8 +118,9 @@ async fn with_transactions_page(
         query,
     };
     let Json(envelope) = envelope(&links, page, count, rows)?;
-    statement.transactions = Some(envelope);
-    Ok(Json(statement))
+    let mut body = StatementBody::from(statement);
+    body.transactions = Some(envelope);
+    Ok(Json(body))
 }
 
 fn check_range(fields: &mut Fields<'_>, start: NaiveDate, end: NaiveDate) {
@@ -171,37 +162,29 @@ async fn list_for_account(
     query: QueryPairs,
 ) -> Result<impl IntoResponse, ApiError> {
     let path = format!("/api/accounts/{account_id}/statements/");
-    state
-        .store
-        .sqlite()
-        .read_point(move |conn| {
-            crate::store::sqlite::accounts::find_by_id_and_owner(
-                conn,
-                account_id,
-                user.user_id.get(),
-            )
-        })
-        .await?;
+    let account_id = AccountId::new(account_id);
+    state.store.find_account(user.user_id, account_id).await?;
     list_page(state, user, Some(account_id), headers, query, path).await
 }
 
 async fn list_page(
     State(state): State<AppState>,
     user: AuthUser,
-    account_id: Option<i64>,
+    account_id: Option<AccountId>,
     headers: HeaderMap,
     query: QueryPairs,
     path: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    page_response(
-        &state,
-        &headers,
-        &query,
-        &path,
-        move |conn, limit, offset| {
-            statements::list_for_user(conn, user.user_id.get(), account_id, limit, offset)
-        },
-    )
+    let store = &state.store;
+    store_page_response(&state, &headers, &query, &path, |window| async move {
+        let (count, statements) = store
+            .list_statements(user.user_id, account_id, window)
+            .await?;
+        Ok((
+            count,
+            statements.into_iter().map(StatementBody::from).collect(),
+        ))
+    })
     .await
 }
 
@@ -219,19 +202,60 @@ async fn retrieve(
     };
     let statement = state
         .store
-        .sqlite()
-        .read_point(move |conn| statements::find(conn, id, user.user_id.get()))
+        .find_statement(user.user_id, StatementId::new(id))
         .await?;
     let permit = state.statements.enter().await?;
     if csv {
         // The permit travels with the body and is released when the download ends.
-        return Ok(csv::response(
-            state.store.sqlite().clone(),
-            statement,
-            permit,
-        ));
+        return Ok(csv::response(state.store.clone(), &statement, permit));
     }
     let response = with_transactions_page(&state, statement, &headers, &query).await;
     drop(permit);
     Ok(response?.into_response())
+}
+
+/// A statement as the API shows it; `transactions` only in the detail view.
+#[derive(Serialize)]
+struct StatementBody {
+    id: StatementId,
+    account: AccountId,
+    #[serde(serialize_with = "crate::store::display")]
+    account_number: crate::domain::AccountNumber,
+    #[serde(serialize_with = "crate::store::display")]
+    start_date: NaiveDate,
+    #[serde(serialize_with = "crate::store::display")]
+    end_date: NaiveDate,
+    #[serde(serialize_with = "crate::store::display")]
+    opening_balance: crate::domain::Balance,
+    #[serde(serialize_with = "crate::store::display")]
+    closing_balance: crate::domain::Balance,
+    #[serde(serialize_with = "crate::store::display")]
+    total_deposits: Cents,
+    #[serde(serialize_with = "crate::store::display")]
+    total_withdrawals: Cents,
+    transaction_count: u64,
+    /// Only in the detail view: one page of the statement's transactions, oldest first, in
+    /// the DRF envelope (`count`, `next`, `previous`, `results`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transactions: Option<serde_json::Value>,
+    generated_at: String,
+}
+
+impl From<Statement> for StatementBody {
+    fn from(statement: Statement) -> Self {
+        Self {
+            id: statement.id,
+            account: statement.account,
+            account_number: statement.account_number,
+            start_date: statement.start_date,
+            end_date: statement.end_date,
+            opening_balance: statement.opening_balance,
+            closing_balance: statement.closing_balance,
+            total_deposits: Cents(statement.total_deposits_cents),
+            total_withdrawals: Cents(statement.total_withdrawals_cents),
+            transaction_count: statement.transaction_count,
+            transactions: None,
+            generated_at: statement.generated_at,
+        }
+    }
 }

@@ -4,69 +4,56 @@
 use chrono::Datelike;
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::config::Secret;
-use crate::domain::AccountStatus;
-use crate::domain::card::{CardNumber, CardStatus, CardType, masked};
+use crate::domain::card::{CardNumber, CardStatus, CardType};
 use crate::domain::time::now_rfc3339;
+use crate::domain::{AccountStatus, Amount};
 use crate::error::{ApiError, ErrorCode};
-use crate::store::sqlite::{accounts, customers, is_unique_violation};
-
-/// A card as the API shows it (never the full number or CVV).
-#[derive(Clone, Debug, Serialize)]
-pub struct Card {
-    pub id: i64,
-    pub account: i64,
-    pub card_type: String,
-    pub masked_number: String,
-    pub expiry_month: u32,
-    pub expiry_year: i32,
-    pub status: String,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_optional_cents")]
-    pub credit_limit: Option<i64>,
-    pub created_at: String,
-}
-
-impl Card {
-    pub fn status(&self) -> CardStatus {
-        CardStatus::parse(&self.status).unwrap_or(CardStatus::Cancelled)
-    }
-}
-
-/// A card just issued, with the secrets shown once.
-pub struct IssuedCard {
-    pub card: Card,
-    pub number: CardNumber,
-    pub cvv: String,
-}
-
-/// The card rules from configuration.
-#[derive(Clone, Copy, Debug)]
-pub struct CardRules<'a> {
-    pub iin_prefix: &'a str,
-    pub validity_years: u32,
-    pub max_per_account: u32,
-}
+use crate::store::PageWindow;
+use crate::store::cards::{Card, ChangeCard, Cvv, IssueCard, IssuedCard};
+use crate::store::ids::{AuditId, CardId, UserId};
+use crate::store::sqlite::audit::{self, AuditEvent, Outcome};
+use crate::store::sqlite::{accounts, customers, decode, is_unique_violation};
 
 const SELECT_CARD: &str =
     "SELECT id, account_id, card_type, last4, expiry_month, expiry_year, status,
         credit_limit_cents, created_at FROM cards";
 
+/// Decodes a card row strictly: a type, status, last four digits, expiry month or credit limit
+/// the domain does not accept is an error (the row is corrupt), never a plausible default.
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Card> {
-    let last4: String = row.get(3)?;
+    let expiry_month: u32 = row.get(4)?;
+    if !(1..=12).contains(&expiry_month) {
+        return Err(corrupt(4, format!("expiry month {expiry_month}")));
+    }
+    let credit_limit: Option<i64> = row.get(7)?;
+    let credit_limit = match credit_limit {
+        None => None,
+        Some(cents) => Some(
+            Amount::from_cents(cents)
+                .ok_or_else(|| corrupt(7, format!("credit limit out of range: {cents}")))?,
+        ),
+    };
     Ok(Card {
         id: row.get(0)?,
         account: row.get(1)?,
-        card_type: row.get(2)?,
-        masked_number: masked(&last4),
-        expiry_month: row.get(4)?,
+        card_type: decode(row, 2, CardType::parse)?,
+        last4: decode(row, 3, |text| {
+            (text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.to_owned())
+        })?,
+        expiry_month,
         expiry_year: row.get(5)?,
-        status: row.get(6)?,
-        credit_limit: row.get(7)?,
+        status: decode(row, 6, CardStatus::parse)?,
+        credit_limit,
         created_at: row.get(8)?,
     })
+}
+
+fn corrupt(index: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, why.into())
 }
 
 /// HMAC-SHA256 of `parts` joined by `:` under the card key.
@@ -90,22 +77,25 @@ fn random_digits(count: usize) -> Result<String, ApiError> {
     Ok(digits)
 }
 
-/// Issues a card on one of the user's active accounts.
-pub fn issue(
-    conn: &Connection,
-    user_id: i64,
-    account_id: i64,
-    card_type: CardType,
-    credit_limit_cents: Option<i64>,
-    key: &Secret,
-    rules: CardRules<'_>,
-) -> Result<IssuedCard, ApiError> {
-    let account = accounts::find_by_id_and_owner(conn, account_id, user_id).map_err(|_| {
-        ApiError::field(
-            "account",
-            format!("Invalid pk \"{account_id}\" - object does not exist."),
-        )
-    })?;
+/// Issues a card on one of the user's active accounts and records `card_issued` (with the
+/// last four digits, never the number or CVV) in the same transaction.
+pub fn issue(conn: &Connection, command: &IssueCard) -> Result<IssuedCard, ApiError> {
+    let IssueCard {
+        user,
+        account: account_id,
+        card_type,
+        credit_limit,
+        ref rules,
+        ref hash_key,
+        ref audit,
+    } = *command;
+    let account =
+        accounts::find_by_id_and_owner(conn, account_id.get(), user.get()).map_err(|_| {
+            ApiError::field(
+                "account",
+                format!("Invalid pk \"{account_id}\" - object does not exist."),
+            )
+        })?;
     match account.status {
         AccountStatus::Closed => return Err(accounts::account_closed()),
         AccountStatus::Frozen => return Err(accounts::account_frozen()),
@@ -129,11 +119,11 @@ pub fn issue(
     let expiry_year = today.year() + i32::try_from(rules.validity_years).unwrap_or(4);
     let now = now_rfc3339();
     for _ in 0..crate::limits::ACCOUNT_NUMBER_ATTEMPTS_MAX {
-        let number = CardNumber::from_parts(rules.iin_prefix, &random_digits(9)?)
+        let number = CardNumber::from_parts(&rules.iin_prefix, &random_digits(9)?)
             .ok_or_else(|| ApiError::internal("card prefix is not six digits"))?;
         let cvv = random_digits(3)?;
-        let number_hmac = keyed_hash(key, &["number", number.as_str()])?;
-        let cvv_hmac = keyed_hash(key, &["cvv", number.as_str(), &cvv])?;
+        let number_hmac = keyed_hash(hash_key, &["number", number.as_str()])?;
+        let cvv_hmac = keyed_hash(hash_key, &["cvv", number.as_str(), &cvv])?;
         let inserted = conn
             .prepare_cached(
                 "INSERT INTO cards (account_id, customer_id, card_type, number_hmac, last4, cvv_hmac,
@@ -149,13 +139,25 @@ pub fn issue(
                 cvv_hmac.as_slice(),
                 today.month(),
                 expiry_year,
-                credit_limit_cents,
+                credit_limit.map(Amount::cents),
                 now
             ]);
         match inserted {
             Ok(id) => {
-                let card = find_by_id_and_owner(conn, id, user_id)?;
-                return Ok(IssuedCard { card, number, cvv });
+                let card = find_by_id_and_owner(conn, CardId::new(id), user)?;
+                let event = AuditEvent {
+                    action: "card_issued",
+                    object: Some(("card", id)),
+                    outcome: Outcome::Success,
+                    details: json!({ "account": account_id, "card_type": card_type.as_str(), "last4": number.last4() }),
+                };
+                let audit_id = AuditId::new(audit::record(conn, audit, &event)?);
+                return Ok(IssuedCard {
+                    card,
+                    number,
+                    cvv: Cvv::new(cvv),
+                    audit_id,
+                });
             }
             Err(e) if is_unique_violation(&e) => continue,
             Err(e) => return Err(e.into()),
@@ -167,10 +169,10 @@ pub fn issue(
 }
 
 /// One of the user's cards.
-pub fn find_by_id_and_owner(conn: &Connection, id: i64, user_id: i64) -> Result<Card, ApiError> {
-    let customer_id = customers::id_for_user(conn, user_id)?.ok_or_else(ApiError::not_found)?;
+pub fn find_by_id_and_owner(conn: &Connection, id: CardId, user: UserId) -> Result<Card, ApiError> {
+    let customer_id = customers::id_for_user(conn, user.get())?.ok_or_else(ApiError::not_found)?;
     conn.prepare_cached(&format!("{SELECT_CARD} WHERE id = ?1 AND customer_id = ?2"))?
-        .query_row([id, customer_id], from_row)
+        .query_row(params![id, customer_id], from_row)
         .optional()?
         .ok_or_else(ApiError::not_found)
 }
@@ -178,11 +180,10 @@ pub fn find_by_id_and_owner(conn: &Connection, id: i64, user_id: i64) -> Result<
 /// A page of the user's cards, oldest first.
 pub fn list_for_user(
     conn: &Connection,
-    user_id: i64,
-    limit: u32,
-    offset: u64,
+    user: UserId,
+    PageWindow { limit, offset }: PageWindow,
 ) -> Result<(u64, Vec<Card>), ApiError> {
-    let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
+    let Some(customer_id) = customers::id_for_user(conn, user.get())? else {
         return Ok((0, Vec::new()));
     };
     let count: i64 = conn
@@ -198,35 +199,57 @@ pub fn list_for_user(
     Ok((count.unsigned_abs(), cards))
 }
 
-/// Changes status (active ⇄ frozen, or → cancelled) and/or the credit limit of a card.
-pub fn update(
-    conn: &Connection,
-    id: i64,
-    user_id: i64,
-    status: Option<CardStatus>,
-    credit_limit_cents: Option<i64>,
-) -> Result<Card, ApiError> {
-    let card = find_by_id_and_owner(conn, id, user_id)?;
-    if card.status() == CardStatus::Cancelled {
+/// Changes status (active ⇄ frozen, or → cancelled) and/or the credit limit of a card, and
+/// records `card_cancelled` or `card_updated` in the same transaction.
+pub fn change(conn: &Connection, command: &ChangeCard) -> Result<(Card, AuditId), ApiError> {
+    let ChangeCard {
+        user,
+        card: id,
+        status,
+        credit_limit,
+        ref audit,
+    } = *command;
+    let card = find_by_id_and_owner(conn, id, user)?;
+    if card.status == CardStatus::Cancelled {
         return Err(ApiError::rule(
             ErrorCode::CardCancelled,
             "Card is cancelled and cannot be changed.",
         ));
     }
-    if credit_limit_cents.is_some() && card.card_type != CardType::Credit.as_str() {
+    if credit_limit.is_some() && card.card_type != CardType::Credit {
         return Err(ApiError::field(
             "credit_limit",
             "Debit cards cannot have a credit limit.",
         ));
     }
-    let next = status.unwrap_or(card.status());
-    debug_assert!(card.status().can_become(next));
+    let next = status.unwrap_or(card.status);
+    assert!(
+        card.status.can_become(next),
+        "a live card may take any status"
+    );
     conn.prepare_cached(
         "UPDATE cards SET status = ?1, credit_limit_cents = coalesce(?2, credit_limit_cents), updated_at = ?3
          WHERE id = ?4",
     )?
-    .execute(params![next.as_str(), credit_limit_cents, now_rfc3339(), id])?;
-    find_by_id_and_owner(conn, id, user_id)
+    .execute(params![next.as_str(), credit_limit.map(Amount::cents), now_rfc3339(), id])?;
+    let card = find_by_id_and_owner(conn, id, user)?;
+    let action = if status == Some(CardStatus::Cancelled) {
+        "card_cancelled"
+    } else {
+        "card_updated"
+    };
+    let mut details = json!({ "status": card.status.as_str() });
+    if let Some(limit) = credit_limit {
+        details["credit_limit"] = Value::from(limit.to_string());
+    }
+    let event = AuditEvent {
+        action,
+        object: Some(("card", id.get())),
+        outcome: Outcome::Success,
+        details,
+    };
+    let audit_id = AuditId::new(audit::record(conn, audit, &event)?);
+    Ok((card, audit_id))
 }
 
 /// Cancels every card of an account (when the account is closed); returns how many.
@@ -240,4 +263,51 @@ pub fn cancel_for_account(
             "UPDATE cards SET status = 'cancelled', updated_at = ?1 WHERE account_id = ?2 AND status <> 'cancelled'",
         )?
         .execute(params![now, account_id])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes one row of literal values laid out as `SELECT_CARD`'s columns.
+    fn decoded(columns: &str) -> rusqlite::Result<Card> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(&format!("SELECT {columns}"), [], from_row)
+    }
+
+    #[test]
+    fn a_sound_card_row_decodes_to_typed_fields() {
+        let card = decoded("7, 3, 'credit', '4242', 12, 2030, 'frozen', 150000, 't'")
+            .expect("a sound row");
+        assert_eq!(card.id, CardId::new(7));
+        assert_eq!(card.card_type, CardType::Credit);
+        assert_eq!(card.status, CardStatus::Frozen);
+        assert_eq!(card.credit_limit.map(Amount::cents), Some(150_000));
+        assert_eq!(card.last4, "4242");
+    }
+
+    #[test]
+    fn a_corrupt_card_row_is_an_error_never_a_default() {
+        for (what, columns) in [
+            (
+                "status",
+                "1, 1, 'debit', '4242', 1, 2030, 'lost', NULL, 't'",
+            ),
+            (
+                "type",
+                "1, 1, 'prepaid', '4242', 1, 2030, 'active', NULL, 't'",
+            ),
+            (
+                "last4",
+                "1, 1, 'debit', '42x2', 1, 2030, 'active', NULL, 't'",
+            ),
+            (
+                "month",
+                "1, 1, 'debit', '4242', 13, 2030, 'active', NULL, 't'",
+            ),
+            ("limit", "1, 1, 'credit', '4242', 1, 2030, 'active', 0, 't'"),
+        ] {
+            assert!(decoded(columns).is_err(), "a bad {what} was accepted");
+        }
+    }
 }

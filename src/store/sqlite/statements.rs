@@ -11,39 +11,16 @@
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::domain::time::{now_rfc3339, parse_date, start_of_day};
+use crate::domain::{AccountNumber, Balance};
 use crate::error::ApiError;
-use crate::store::sqlite::accounts::Account;
-use crate::store::sqlite::customers;
+use crate::store::PageWindow;
+use crate::store::accounts::Account;
+use crate::store::ids::{AccountId, CustomerId, StatementId, TransactionId, UserId};
 use crate::store::sqlite::transactions::{self, Transaction};
-
-/// A statement as the API shows it; `transactions` only in the detail view.
-#[derive(Clone, Debug, Serialize)]
-pub struct Statement {
-    pub id: i64,
-    pub account: i64,
-    pub account_number: String,
-    pub start_date: String,
-    pub end_date: String,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub opening_balance: i64,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub closing_balance: i64,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub total_deposits: i64,
-    #[serde(serialize_with = "crate::store::sqlite::serialize_cents")]
-    pub total_withdrawals: i64,
-    pub transaction_count: i64,
-    /// Only in the detail view: one page of the statement's transactions, oldest first, in
-    /// the DRF envelope (`count`, `next`, `previous`, `results`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transactions: Option<serde_json::Value>,
-    pub generated_at: String,
-    #[serde(skip)]
-    last_transaction_id: i64,
-}
+use crate::store::sqlite::{customers, decode, decode_cents};
+use crate::store::statements::{Statement, StatementCursor, StatementRange};
 
 const SELECT_STATEMENT: &str =
     "SELECT s.id, s.account_id, a.account_number, s.start_date, s.end_date,
@@ -51,29 +28,35 @@ const SELECT_STATEMENT: &str =
         s.total_withdrawals_cents, s.transaction_count, s.generated_at, s.last_transaction_id
     FROM statements s JOIN accounts a ON a.id = s.account_id";
 
+/// Decodes a statement row strictly: a number, date, balance, total or count the domain does
+/// not accept is an error (the row is corrupt), never a plausible default.
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Statement> {
     Ok(Statement {
         id: row.get(0)?,
         account: row.get(1)?,
-        account_number: row.get(2)?,
-        start_date: row.get(3)?,
-        end_date: row.get(4)?,
-        opening_balance: row.get(5)?,
-        closing_balance: row.get(6)?,
-        total_deposits: row.get(7)?,
-        total_withdrawals: row.get(8)?,
-        transaction_count: row.get(9)?,
-        transactions: None,
+        account_number: decode(row, 2, AccountNumber::parse)?,
+        start_date: decode(row, 3, parse_date)?,
+        end_date: decode(row, 4, parse_date)?,
+        opening_balance: decode_cents(row, 5, Balance::from_cents)?,
+        closing_balance: decode_cents(row, 6, Balance::from_cents)?,
+        total_deposits_cents: decode_cents(row, 7, non_negative)?,
+        total_withdrawals_cents: decode_cents(row, 8, non_negative)?,
+        // Not cents, but the same strict integer check: a negative count is a corrupt row.
+        transaction_count: decode_cents(row, 9, |count| u64::try_from(count).ok())?,
         generated_at: row.get(10)?,
         last_transaction_id: row.get(11)?,
     })
 }
 
+fn non_negative(cents: i64) -> Option<i64> {
+    (cents >= 0).then_some(cents)
+}
+
 /// A statement computed but not yet stored: its figures, read in one snapshot.
 pub struct Draft {
-    account_id: i64,
-    customer_id: i64,
-    account_number: String,
+    account_id: AccountId,
+    customer_id: CustomerId,
+    account_number: AccountNumber,
     start: NaiveDate,
     end: NaiveDate,
     opening: i64,
@@ -104,7 +87,7 @@ pub fn draft(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Draft, ApiError> {
-    let account_id = account.id.get();
+    let account_id = account.id;
     let snapshot = conn.unchecked_transaction()?;
     let range = Range::of_dates(account_id, start, end)?;
     let last_transaction_id: i64 = snapshot
@@ -163,8 +146,8 @@ pub fn draft(
     snapshot.finish()?;
     Ok(Draft {
         account_id,
-        customer_id: account.customer.get(),
-        account_number: account.account_number.to_string(),
+        customer_id: account.customer,
+        account_number: account.account_number,
         start,
         end,
         opening,
@@ -199,34 +182,42 @@ pub fn store(conn: &Connection, draft: Draft) -> Result<Statement, ApiError> {
             draft.last_transaction_id,
             generated_at
         ])?;
+    // The same checks as reading the row back would make (`from_row`).
+    let balance = |cents: i64| {
+        Balance::from_cents(cents)
+            .ok_or_else(|| ApiError::internal(format!("statement balance out of range: {cents}")))
+    };
+    let total = |cents: i64| {
+        non_negative(cents)
+            .ok_or_else(|| ApiError::internal(format!("statement total is negative: {cents}")))
+    };
     Ok(Statement {
-        id,
+        id: StatementId::new(id),
         account: draft.account_id,
         account_number: draft.account_number,
-        start_date: draft.start.to_string(),
-        end_date: draft.end.to_string(),
-        opening_balance: draft.opening,
-        closing_balance: draft.closing,
-        total_deposits: draft.deposits,
-        total_withdrawals: draft.withdrawals,
-        transaction_count: draft.count,
-        transactions: None,
+        start_date: draft.start,
+        end_date: draft.end,
+        opening_balance: balance(draft.opening)?,
+        closing_balance: balance(draft.closing)?,
+        total_deposits_cents: total(draft.deposits)?,
+        total_withdrawals_cents: total(draft.withdrawals)?,
+        transaction_count: draft.count.unsigned_abs(),
         generated_at,
-        last_transaction_id: draft.last_transaction_id,
+        last_transaction_id: TransactionId::new(draft.last_transaction_id),
     })
 }
 
 /// A statement's slice of the ledger: one account, `created_at` in `[from, before)` (ledger
 /// timestamps, `domain::time::start_of_day`), ids up to the one pinned at generation.
 struct Range {
-    account_id: i64,
+    account_id: AccountId,
     from: String,
     before: String,
     last_id: i64,
 }
 
 impl Range {
-    fn of_dates(account_id: i64, start: NaiveDate, end: NaiveDate) -> Result<Self, ApiError> {
+    fn of_dates(account_id: AccountId, start: NaiveDate, end: NaiveDate) -> Result<Self, ApiError> {
         let before = end
             .succ_opt()
             .map(start_of_day)
@@ -239,16 +230,10 @@ impl Range {
         })
     }
 
-    fn of_statement(statement: &Statement) -> Result<Self, ApiError> {
-        let (Some(start), Some(end)) = (
-            parse_date(&statement.start_date),
-            parse_date(&statement.end_date),
-        ) else {
-            return Err(ApiError::internal("stored statement has bad dates"));
-        };
+    fn of_statement(statement: &StatementRange) -> Result<Self, ApiError> {
         Ok(Self {
-            last_id: statement.last_transaction_id,
-            ..Self::of_dates(statement.account, start, end)?
+            last_id: statement.last_transaction_id.get(),
+            ..Self::of_dates(statement.account, statement.start_date, statement.end_date)?
         })
     }
 }
@@ -267,14 +252,14 @@ const RANGE_ROWS: &str = "
 
 fn range_rows(
     conn: &Connection,
-    statement: &Statement,
-    after: Option<(&str, i64)>,
+    statement: &StatementRange,
+    after: Option<&StatementCursor>,
     limit: u32,
     offset: u64,
 ) -> Result<Vec<Transaction>, ApiError> {
     let range = Range::of_statement(statement)?;
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let (after_time, after_id) = after.unzip();
+    let (after_time, after_id) = after.map(|cursor| (&cursor.created_at, cursor.id)).unzip();
     Ok(conn
         .prepare_cached(RANGE_ROWS)?
         .query_map(
@@ -283,7 +268,7 @@ fn range_rows(
                 range.from,
                 range.before,
                 range.last_id,
-                statement.account_number,
+                statement.account_number.as_str(),
                 after_time,
                 after_id,
                 limit,
@@ -299,9 +284,8 @@ fn range_rows(
 /// (at most 366 days), never by the account's whole history.
 pub fn page(
     conn: &Connection,
-    statement: &Statement,
-    limit: u32,
-    offset: u64,
+    statement: &StatementRange,
+    PageWindow { limit, offset }: PageWindow,
 ) -> Result<Vec<Transaction>, ApiError> {
     range_rows(conn, statement, None, limit, offset)
 }
@@ -310,20 +294,20 @@ pub fn page(
 /// first), for the streamed CSV: each chunk is one seek, however far into the statement.
 pub fn rows_after(
     conn: &Connection,
-    statement: &Statement,
-    after: Option<(&str, i64)>,
+    statement: &StatementRange,
+    after: Option<&StatementCursor>,
     limit: u32,
 ) -> Result<Vec<Transaction>, ApiError> {
     range_rows(conn, statement, after, limit, 0)
 }
 
 /// One of the user's statements (its figures; the rows are read by `page` or `rows_after`).
-pub fn find(conn: &Connection, id: i64, user_id: i64) -> Result<Statement, ApiError> {
-    let customer_id = customers::id_for_user(conn, user_id)?.ok_or_else(ApiError::not_found)?;
+pub fn find(conn: &Connection, id: StatementId, user: UserId) -> Result<Statement, ApiError> {
+    let customer_id = customers::id_for_user(conn, user.get())?.ok_or_else(ApiError::not_found)?;
     conn.prepare_cached(&format!(
         "{SELECT_STATEMENT} WHERE s.id = ?1 AND s.customer_id = ?2"
     ))?
-    .query_row([id, customer_id], from_row)
+    .query_row(params![id, customer_id], from_row)
     .optional()?
     .ok_or_else(ApiError::not_found)
 }
@@ -331,12 +315,11 @@ pub fn find(conn: &Connection, id: i64, user_id: i64) -> Result<Statement, ApiEr
 /// A page of the user's statements (newest first), optionally of one account.
 pub fn list_for_user(
     conn: &Connection,
-    user_id: i64,
-    account_id: Option<i64>,
-    limit: u32,
-    offset: u64,
+    user: UserId,
+    account_id: Option<AccountId>,
+    PageWindow { limit, offset }: PageWindow,
 ) -> Result<(u64, Vec<Statement>), ApiError> {
-    let Some(customer_id) = customers::id_for_user(conn, user_id)? else {
+    let Some(customer_id) = customers::id_for_user(conn, user.get())? else {
         return Ok((0, Vec::new()));
     };
     let count: i64 = conn
@@ -350,4 +333,46 @@ pub fn list_for_user(
         .query_map(params![customer_id, account_id, limit, offset], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count.unsigned_abs(), rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes one row of literal values laid out as `SELECT_STATEMENT`'s columns.
+    fn decoded(columns: &str) -> rusqlite::Result<Statement> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(&format!("SELECT {columns}"), [], from_row)
+    }
+
+    const SOUND: &str =
+        "5, 2, 'ACC-000000001', '2026-01-01', '2026-01-31', 1000, 1500, 700, 200, 4, 't', 99";
+
+    #[test]
+    fn a_sound_statement_row_decodes_to_typed_fields() {
+        let statement = decoded(SOUND).expect("a sound row");
+        assert_eq!(statement.id, StatementId::new(5));
+        assert_eq!(statement.start_date.to_string(), "2026-01-01");
+        assert_eq!(statement.closing_balance.cents(), 1500);
+        assert_eq!(statement.transaction_count, 4);
+        assert_eq!(
+            statement.range().last_transaction_id,
+            TransactionId::new(99)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_statement_row_is_an_error_never_a_default() {
+        for (what, sound, corrupt) in [
+            ("number", "'ACC-000000001'", "'nope'"),
+            ("date", "'2026-01-01'", "'2026-02-30'"),
+            ("balance", "1000", "-1"),
+            ("total", "700", "-700"),
+            ("count", ", 4,", ", -4,"),
+        ] {
+            let columns = SOUND.replacen(sound, corrupt, 1);
+            assert_ne!(columns, SOUND, "{what}: nothing replaced");
+            assert!(decoded(&columns).is_err(), "a bad {what} was accepted");
+        }
+    }
 }

@@ -2,13 +2,15 @@
 //! (migration V4): the writer copies new rows' actor and object into them in bulk
 //! (`index_new_rows`), and `list` reads them up to `indexed_through` plus the rows after it.
 
-use rusqlite::Connection;
-use serde_json::Value;
+use rusqlite::{Connection, Row};
 
-use super::{AuditRow, CanonicalRow};
+use super::{CanonicalRow, Outcome};
 use crate::error::ApiError;
+use crate::store::admin::AuditRow;
+use crate::store::ids::{AuditId, UserId};
 
-/// Filters for the staff audit list.
+/// Filters for the staff audit list, resolved to the ids the filter tables hold and to
+/// `created_at` bounds (`sqlite::admin::audit` builds them from the typed `AuditFilter`).
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilters {
     pub actor_user_id: Option<i64>,
@@ -166,26 +168,43 @@ pub fn list(
     page_params.push(&offset);
     let rows = conn
         .prepare_cached(&page_sql)?
-        .query_map(page_params.as_slice(), |row| {
-            let canonical = CanonicalRow::from_row(row)?;
-            let hash: Vec<u8> = row.get(11)?;
-            Ok(AuditRow {
-                id: canonical.id,
-                created_at: canonical.created_at,
-                actor_user_id: canonical.actor_user_id,
-                client_ip: canonical.client_ip,
-                request_id: canonical.request_id,
-                client_request_id: canonical.client_request_id,
-                action: canonical.action,
-                object_type: canonical.object_type,
-                object_id: canonical.object_id,
-                outcome: canonical.outcome,
-                details: serde_json::from_str(&canonical.details).unwrap_or(Value::Null),
-                hash: hex::encode(hash),
-            })
-        })?
+        .query_map(page_params.as_slice(), list_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count.unsigned_abs(), rows))
+}
+
+/// Decodes a listed row strictly: an outcome the log never writes, details that are not JSON,
+/// or a hash that is not 32 bytes is a corrupt row (an internal error), never shown as `null`.
+fn list_row(row: &Row<'_>) -> rusqlite::Result<AuditRow> {
+    let canonical = CanonicalRow::from_row(row)?;
+    let hash: Vec<u8> = row.get(11)?;
+    if hash.len() != 32 {
+        return Err(corrupt(11, format!("hash of {} bytes", hash.len())));
+    }
+    let outcome = [Outcome::Success, Outcome::Failure, Outcome::Denied]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == canonical.outcome)
+        .ok_or_else(|| corrupt(8, format!("unexpected outcome {:?}", canonical.outcome)))?;
+    let details = serde_json::from_str(&canonical.details)
+        .map_err(|e| corrupt(9, format!("details are not JSON: {e}")))?;
+    Ok(AuditRow {
+        id: AuditId::new(canonical.id),
+        created_at: canonical.created_at,
+        actor_user_id: canonical.actor_user_id.map(UserId::new),
+        client_ip: canonical.client_ip,
+        request_id: canonical.request_id,
+        client_request_id: canonical.client_request_id,
+        action: canonical.action,
+        object_type: canonical.object_type,
+        object_id: canonical.object_id,
+        outcome,
+        details,
+        hash: hex::encode(hash),
+    })
+}
+
+fn corrupt(index: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, why.into())
 }
 
 #[cfg(test)]
@@ -252,5 +271,32 @@ mod tests {
         let with_object = (0..rows).filter(|n| n % 2 == 0).count();
         assert_eq!(count(&conn, "audit_by_actor"), with_actor as i64);
         assert_eq!(count(&conn, "audit_by_object"), with_object as i64);
+    }
+
+    /// Decodes one row of literal values laid out as the list's columns.
+    fn listed(outcome: &str, details: &str, hash_bytes: i64) -> rusqlite::Result<AuditRow> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.query_row(
+            "SELECT 3, 't', 7, '127.0.0.1', 'r', 'deposit', 'account', 1, ?1, ?2, x'00',
+                    zeroblob(?3), NULL",
+            rusqlite::params![outcome, details, hash_bytes],
+            list_row,
+        )
+    }
+
+    #[test]
+    fn a_sound_audit_row_decodes_to_typed_fields() {
+        let row = listed("denied", r#"{"a":1}"#, 32).expect("a sound row");
+        assert_eq!(row.outcome, Outcome::Denied);
+        assert_eq!(row.actor_user_id, Some(UserId::new(7)));
+        assert_eq!(row.details, json!({ "a": 1 }));
+        assert_eq!(row.hash, "0".repeat(64));
+    }
+
+    #[test]
+    fn a_corrupt_audit_row_is_an_error_never_shown_as_null() {
+        assert!(listed("maybe", "{}", 32).is_err(), "unknown outcome");
+        assert!(listed("success", "{not json", 32).is_err(), "details");
+        assert!(listed("success", "{}", 31).is_err(), "hash length");
     }
 }

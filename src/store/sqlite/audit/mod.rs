@@ -8,7 +8,6 @@
 //! numbers or CVVs.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -20,23 +19,6 @@ mod filters;
 pub use filters::{AUDIT_ROWS_INDEXED_PER_CALL, AuditFilters, index_new_rows, list};
 
 pub use crate::store::audit::{AuditContext, AuditEvent, Outcome};
-
-/// An audit row as staff see it.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditRow {
-    pub id: i64,
-    pub created_at: String,
-    pub actor_user_id: Option<i64>,
-    pub client_ip: String,
-    pub request_id: String,
-    pub client_request_id: Option<String>,
-    pub action: String,
-    pub object_type: Option<String>,
-    pub object_id: Option<i64>,
-    pub outcome: String,
-    pub details: Value,
-    pub hash: String,
-}
 
 const GENESIS_HASH: [u8; 32] = [0; 32];
 
