@@ -1,28 +1,19 @@
-//! Users and their opaque API tokens.
+//! Users, their opaque API tokens, password resets and session revocations: the SQL behind
+//! `store/users.rs`. Rows decode strictly: a flag that is not 0 or 1 is a corrupt row (an
+//! internal error), never read as "true".
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::json;
 
+use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
-use crate::store::sqlite::is_unique_violation;
-
-/// What authentication needs to know about a user.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub user_id: i64,
-    pub password_hash: String,
-    pub is_active: bool,
-    /// Stamped into the JWTs a login issues (see migration V5).
-    pub auth_generation: i64,
-}
-
-/// The user behind a valid token.
-#[derive(Clone, Copy, Debug)]
-pub struct TokenOwner {
-    pub user_id: i64,
-    pub is_staff: bool,
-    /// Unix seconds at which the token stops working.
-    pub expires_at: i64,
-}
+use crate::store::audit::{AuditContext, AuditEvent, Outcome};
+use crate::store::ids::{AuditId, UserId};
+use crate::store::sqlite::{audit, customers, is_unique_violation};
+use crate::store::users::{
+    ActiveUser, ChangePassword, Credentials, ForceReset, NewSuperuser, NewToken, PasswordOwner,
+    Profile, Registration, ResetWithToken, Revocations, TokenOwner, USERNAME_TAKEN,
+};
 
 /// A new user row.
 pub struct NewUser<'a> {
@@ -34,7 +25,18 @@ pub struct NewUser<'a> {
     pub now: &'a str,
 }
 
-pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+/// Column `index` as a boolean stored the SQLite way, strictly: 0 or 1, nothing else.
+fn flag(row: &Row<'_>, index: usize) -> rusqlite::Result<bool> {
+    match row.get::<_, i64>(index)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Integer,
+            format!("a flag must be 0 or 1, not {other}").into(),
+        )),
+    }
+}
 
 /// Whether a username is taken, compared case-insensitively.
 pub fn username_exists(conn: &Connection, username: &str) -> Result<bool, ApiError> {
@@ -44,7 +46,7 @@ pub fn username_exists(conn: &Connection, username: &str) -> Result<bool, ApiErr
 }
 
 /// Inserts a user; a username taken meanwhile becomes the DRF field error, not a 500.
-pub fn insert(conn: &Connection, user: &NewUser<'_>) -> Result<i64, ApiError> {
+pub fn insert(conn: &Connection, user: &NewUser<'_>) -> Result<UserId, ApiError> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO users (username, email, password_hash, is_staff, is_superuser, date_joined)
@@ -59,10 +61,51 @@ pub fn insert(conn: &Connection, user: &NewUser<'_>) -> Result<i64, ApiError> {
             user.now
         ]);
     match inserted {
-        Ok(id) => Ok(id),
+        Ok(id) => Ok(UserId::new(id)),
         Err(e) if is_unique_violation(&e) => Err(ApiError::field("username", USERNAME_TAKEN)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Creates the user and its customer profile and audits the registration (the new user is
+/// the actor): one transaction, the caller's.
+pub fn register(
+    conn: &Connection,
+    registration: &Registration,
+) -> Result<(UserId, AuditId), ApiError> {
+    let now = now_rfc3339();
+    let new_user = NewUser {
+        username: registration.username.as_str(),
+        email: &registration.email,
+        password_hash: &registration.password_hash,
+        is_staff: false,
+        is_superuser: false,
+        now: &now,
+    };
+    let user_id = insert(conn, &new_user)?;
+    customers::insert(conn, user_id.get(), &registration.profile, &now)?;
+    let event = AuditEvent {
+        action: "register",
+        object: Some(("user", user_id.get())),
+        outcome: Outcome::Success,
+        details: json!({ "username": registration.username.as_str() }),
+    };
+    let context = registration.context.with_actor(user_id.get());
+    let audit_id = audit::record(conn, &context, &event)?;
+    Ok((user_id, AuditId::new(audit_id)))
+}
+
+/// Inserts a superuser (staff too).
+pub fn create_superuser(conn: &Connection, superuser: &NewSuperuser) -> Result<UserId, ApiError> {
+    let user = NewUser {
+        username: superuser.username.as_str(),
+        email: &superuser.email,
+        password_hash: &superuser.password_hash,
+        is_staff: true,
+        is_superuser: true,
+        now: &now_rfc3339(),
+    };
+    insert(conn, &user)
 }
 
 /// Looks a user up for login, case-insensitively like Django's `ModelBackend` with a
@@ -77,7 +120,7 @@ pub fn credentials(conn: &Connection, username: &str) -> Result<Option<Credentia
             Ok(Credentials {
                 user_id: row.get(0)?,
                 password_hash: row.get(1)?,
-                is_active: row.get(2)?,
+                is_active: flag(row, 2)?,
                 auth_generation: row.get(3)?,
             })
         })
@@ -88,7 +131,7 @@ pub fn credentials(conn: &Connection, username: &str) -> Result<Option<Credentia
 pub fn insert_token(
     conn: &Connection,
     token_sha256: &[u8; 32],
-    user_id: i64,
+    user_id: UserId,
     now: &str,
     expires_at: i64,
 ) -> Result<(), ApiError> {
@@ -97,6 +140,83 @@ pub fn insert_token(
     )?
     .execute(params![token_sha256.as_slice(), user_id, now, expires_at])?;
     Ok(())
+}
+
+/// Stores a new opaque token, expiring `ttl_seconds` from now, and audits the login.
+pub fn issue_token(conn: &Connection, command: &NewToken) -> Result<AuditId, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    insert_token(
+        conn,
+        &command.token_sha256,
+        command.user,
+        &now_rfc3339(),
+        now.saturating_add(command.ttl_seconds),
+    )?;
+    record_login(conn, &command.context, command.user, "token")
+}
+
+/// Audits a successful login and the credential it issued (`kind`: "token" or "jwt").
+/// Returns the id of the `token_issued` row.
+pub fn record_login(
+    conn: &Connection,
+    context: &AuditContext,
+    user_id: UserId,
+    kind: &str,
+) -> Result<AuditId, ApiError> {
+    let event = |action| AuditEvent {
+        action,
+        object: Some(("user", user_id.get())),
+        outcome: Outcome::Success,
+        details: json!({ "kind": kind }),
+    };
+    audit::record(conn, context, &event("login"))?;
+    audit::record(conn, context, &event("token_issued")).map(AuditId::new)
+}
+
+/// Audits an access token minted from a refresh token.
+pub fn record_jwt_refresh(
+    conn: &Connection,
+    context: &AuditContext,
+    user_id: UserId,
+) -> Result<AuditId, ApiError> {
+    let event = AuditEvent {
+        action: "token_issued",
+        object: Some(("user", user_id.get())),
+        outcome: Outcome::Success,
+        details: json!({ "kind": "jwt_refresh" }),
+    };
+    audit::record(conn, context, &event).map(AuditId::new)
+}
+
+/// Audits a failed login. The attempted username is recorded; the password never is.
+pub fn record_login_failure(
+    conn: &Connection,
+    context: &AuditContext,
+    username: &str,
+) -> Result<AuditId, ApiError> {
+    let event = AuditEvent {
+        action: "login_failed",
+        object: None,
+        outcome: Outcome::Failure,
+        details: json!({ "username": username }),
+    };
+    audit::record(conn, context, &event).map(AuditId::new)
+}
+
+/// Audits a caller refused a staff route.
+pub fn record_permission_denied(
+    conn: &Connection,
+    context: &AuditContext,
+    method: &str,
+    path: &str,
+) -> Result<AuditId, ApiError> {
+    let event = AuditEvent {
+        action: "permission_denied",
+        object: None,
+        outcome: Outcome::Denied,
+        details: json!({ "method": method, "path": path }),
+    };
+    audit::record(conn, context, &event).map(AuditId::new)
 }
 
 /// The owner of an unexpired token of an active user.
@@ -114,25 +234,15 @@ pub fn token_owner(
         .query_row(params![token_sha256.as_slice(), now_unix], |row| {
             Ok(TokenOwner {
                 user_id: row.get(0)?,
-                is_staff: row.get(1)?,
+                is_staff: flag(row, 1)?,
                 expires_at: row.get(2)?,
             })
         })
         .optional()?)
 }
 
-/// Who a user is, as `GET /api/me/` shows it: never the password hash.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Profile {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-}
-
 /// An active user's profile (`None` once deactivated, like a token that stopped working).
-pub fn profile(conn: &Connection, user_id: i64) -> Result<Option<Profile>, ApiError> {
+pub fn profile(conn: &Connection, user_id: UserId) -> Result<Option<Profile>, ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT id, username, email, is_staff, is_superuser FROM users WHERE id = ?1 AND is_active",
@@ -142,19 +252,29 @@ pub fn profile(conn: &Connection, user_id: i64) -> Result<Option<Profile>, ApiEr
                 id: row.get(0)?,
                 username: row.get(1)?,
                 email: row.get(2)?,
-                is_staff: row.get(3)?,
-                is_superuser: row.get(4)?,
+                is_staff: flag(row, 3)?,
+                is_superuser: flag(row, 4)?,
             })
         })
         .optional()?)
 }
 
-/// Revokes one token; returns whether it existed.
-pub fn delete_token(conn: &Connection, token_sha256: &[u8; 32]) -> Result<bool, ApiError> {
-    Ok(conn
-        .prepare_cached("DELETE FROM auth_tokens WHERE token_sha256 = ?1")?
-        .execute([token_sha256.as_slice()])?
-        > 0)
+/// Revokes one token (logout) and audits it.
+pub fn revoke_token(
+    conn: &Connection,
+    context: &AuditContext,
+    user_id: UserId,
+    token_sha256: &[u8; 32],
+) -> Result<AuditId, ApiError> {
+    conn.prepare_cached("DELETE FROM auth_tokens WHERE token_sha256 = ?1")?
+        .execute([token_sha256.as_slice()])?;
+    let event = AuditEvent {
+        action: "token_revoked",
+        object: Some(("user", user_id.get())),
+        outcome: Outcome::Success,
+        details: json!({ "kind": "token" }),
+    };
+    audit::record(conn, context, &event).map(AuditId::new)
 }
 
 /// Removes up to 1,000 expired tokens (the background pruner calls it until none are left).
@@ -167,16 +287,8 @@ pub fn delete_expired_tokens(conn: &Connection, now_unix: i64) -> Result<usize, 
         .execute([now_unix])?)
 }
 
-/// What a JWT check needs about its user: whether it may act as staff, and the generation its
-/// JWTs must carry (see migration V5).
-#[derive(Clone, Copy, Debug)]
-pub struct ActiveUser {
-    pub is_staff: bool,
-    pub auth_generation: i64,
-}
-
 /// The user behind a JWT, if it exists and is active.
-pub fn active_user(conn: &Connection, user_id: i64) -> Result<Option<ActiveUser>, ApiError> {
+pub fn active_user(conn: &Connection, user_id: UserId) -> Result<Option<ActiveUser>, ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT is_staff OR is_superuser, auth_generation FROM users
@@ -184,22 +296,18 @@ pub fn active_user(conn: &Connection, user_id: i64) -> Result<Option<ActiveUser>
         )?
         .query_row([user_id], |row| {
             Ok(ActiveUser {
-                is_staff: row.get(0)?,
+                is_staff: flag(row, 0)?,
                 auth_generation: row.get(1)?,
             })
         })
         .optional()?)
 }
 
-/// What changing a password needs: the current hash and the attributes Django's similarity
-/// validator compares the new password with.
-#[derive(Clone, Debug)]
-pub struct PasswordOwner {
-    pub user_id: i64,
-    pub username: String,
-    pub email: String,
-    pub full_name: String,
-    pub password_hash: String,
+/// How a caller names a user.
+#[derive(Clone, Copy, Debug)]
+pub enum UserRef<'a> {
+    Id(UserId),
+    Username(&'a str),
 }
 
 /// A user by id or by username (case-insensitively), for a password change.
@@ -208,7 +316,7 @@ pub fn password_owner(
     user: UserRef<'_>,
 ) -> Result<Option<PasswordOwner>, ApiError> {
     let (sql, key): (&str, rusqlite::types::Value) = match user {
-        UserRef::Id(id) => ("u.id = ?1", id.into()),
+        UserRef::Id(id) => ("u.id = ?1", id.get().into()),
         UserRef::Username(name) => ("lower(u.username) = lower(?1)", name.to_owned().into()),
     };
     Ok(conn
@@ -229,15 +337,8 @@ pub fn password_owner(
         .optional()?)
 }
 
-/// How a caller names a user.
-#[derive(Clone, Copy, Debug)]
-pub enum UserRef<'a> {
-    Id(i64),
-    Username(&'a str),
-}
-
 /// Replaces a user's password hash (or, with Django's `!` prefix, makes it unusable).
-pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<(), ApiError> {
+pub fn set_password_hash(conn: &Connection, user_id: UserId, hash: &str) -> Result<(), ApiError> {
     conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")?
         .execute(params![user_id, hash])?;
     Ok(())
@@ -249,7 +350,7 @@ pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<
 /// Returns the new generation.
 pub fn revoke_sessions(
     conn: &Connection,
-    user_id: i64,
+    user_id: UserId,
     keep: Option<&[u8; 32]>,
     now_unix: i64,
 ) -> Result<i64, ApiError> {
@@ -267,20 +368,126 @@ pub fn revoke_sessions(
     Ok(generation)
 }
 
+/// A new password hash: every session but `keep` ends, and the change is audited.
+pub fn change_password(conn: &Connection, command: &ChangePassword) -> Result<AuditId, ApiError> {
+    set_password_hash(conn, command.user, &command.password_hash)?;
+    let now = chrono::Utc::now().timestamp();
+    revoke_sessions(conn, command.user, command.keep.as_ref(), now)?;
+    let event = AuditEvent {
+        action: "password_changed",
+        object: Some(("user", command.user.get())),
+        outcome: Outcome::Success,
+        details: json!({ "by": command.by.as_str() }),
+    };
+    audit::record(conn, &command.context, &event).map(AuditId::new)
+}
+
+/// Audits a wrong old password like a failed login: someone holding the session is guessing.
+pub fn record_password_change_failure(
+    conn: &Connection,
+    context: &AuditContext,
+    user_id: UserId,
+) -> Result<AuditId, ApiError> {
+    let event = AuditEvent {
+        action: "password_change_failed",
+        object: Some(("user", user_id.get())),
+        outcome: Outcome::Failure,
+        details: json!({ "reason": "old_password" }),
+    };
+    audit::record(conn, context, &event).map(AuditId::new)
+}
+
+/// Makes the password unusable, ends every session, stores the one-time reset token
+/// (replacing any earlier one) and audits.
+pub fn force_password_reset(conn: &Connection, command: &ForceReset) -> Result<AuditId, ApiError> {
+    set_password_hash(conn, command.user, &command.unusable_hash)?;
+    revoke_sessions(conn, command.user, None, command.now)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO password_resets (user_id, token_sha256, expires_at)
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        command.user,
+        command.reset_token_sha256.as_slice(),
+        command.expires_at
+    ])?;
+    let event = AuditEvent {
+        action: "password_reset_forced",
+        object: Some(("user", command.user.get())),
+        outcome: Outcome::Success,
+        details: json!({ "reset_token_expires_at": command.expires_at }),
+    };
+    audit::record(conn, &command.context, &event).map(AuditId::new)
+}
+
+/// Consumes the reset token and sets the new password. Taking the token in the same
+/// transaction as the new hash makes it one-time even when two requests race with it:
+/// `None` when the token is no longer the user's live one, and then nothing changed.
+pub fn reset_password_with_token(
+    conn: &Connection,
+    command: &ResetWithToken,
+) -> Result<Option<AuditId>, ApiError> {
+    let taken: Option<UserId> = conn
+        .prepare_cached(
+            "DELETE FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2
+             RETURNING user_id",
+        )?
+        .query_row(
+            params![command.token_sha256.as_slice(), command.now],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if taken != Some(command.user) {
+        return Ok(None);
+    }
+    set_password_hash(conn, command.user, &command.password_hash)?;
+    revoke_sessions(conn, command.user, None, command.now)?;
+    let event = AuditEvent {
+        action: "password_changed",
+        object: Some(("user", command.user.get())),
+        outcome: Outcome::Success,
+        details: json!({ "by": "reset_token" }),
+    };
+    audit::record(conn, &command.context, &event).map(|id| Some(AuditId::new(id)))
+}
+
+/// The user a live reset token belongs to, without consuming it.
+pub fn password_reset_user(
+    conn: &Connection,
+    token_sha256: &[u8; 32],
+    now_unix: i64,
+) -> Result<Option<UserId>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2",
+        )?
+        .query_row(params![token_sha256.as_slice(), now_unix], |row| row.get(0))
+        .optional()?)
+}
+
+/// Whether a user is a superuser.
+pub fn is_superuser(conn: &Connection, user_id: UserId) -> Result<bool, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?1 AND is_superuser")?
+        .exists([user_id])?)
+}
+
 /// The users whose sessions were revoked after revocation `after`, and the last id seen.
-pub fn revocations_after(conn: &Connection, after: i64) -> Result<(Vec<i64>, i64), ApiError> {
+pub fn revocations_after(conn: &Connection, after: i64) -> Result<Revocations, ApiError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, user_id FROM auth_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
     )?;
-    let mut last = after;
-    let mut users = Vec::new();
+    let mut revocations = Revocations {
+        users: Vec::new(),
+        last: after,
+    };
     let rows = statement.query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?;
     for row in rows {
-        let (id, user_id): (i64, i64) = row?;
-        last = id;
-        users.push(user_id);
+        let (id, user_id): (i64, UserId) = row?;
+        revocations.last = id;
+        revocations.users.push(user_id);
     }
-    Ok((users, last))
+    Ok(revocations)
 }
 
 /// The id of the newest revocation (where a starting server begins to watch).
@@ -298,56 +505,4 @@ pub fn prune_revocations(conn: &Connection, before_unix: i64) -> Result<usize, A
                  (SELECT id FROM auth_revocations WHERE revoked_at < ?1 LIMIT 1000)",
         )?
         .execute([before_unix])?)
-}
-
-/// Stores a user's one-time password reset token, replacing any earlier one.
-pub fn insert_password_reset(
-    conn: &Connection,
-    user_id: i64,
-    token_sha256: &[u8; 32],
-    expires_at: i64,
-) -> Result<(), ApiError> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO password_resets (user_id, token_sha256, expires_at)
-         VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![user_id, token_sha256.as_slice(), expires_at])?;
-    Ok(())
-}
-
-/// Consumes a live reset token: deletes it and returns its user, or `None` when it is unknown
-/// or expired. Deleting in the same transaction as the password change makes it one-time.
-pub fn take_password_reset(
-    conn: &Connection,
-    token_sha256: &[u8; 32],
-    now_unix: i64,
-) -> Result<Option<i64>, ApiError> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2
-             RETURNING user_id",
-        )?
-        .query_row(params![token_sha256.as_slice(), now_unix], |row| row.get(0))
-        .optional()?)
-}
-
-/// The user a live reset token belongs to, without consuming it.
-pub fn password_reset_user(
-    conn: &Connection,
-    token_sha256: &[u8; 32],
-    now_unix: i64,
-) -> Result<Option<i64>, ApiError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2",
-        )?
-        .query_row(params![token_sha256.as_slice(), now_unix], |row| row.get(0))
-        .optional()?)
-}
-
-/// Whether a user is a superuser.
-pub fn is_superuser(conn: &Connection, user_id: i64) -> Result<bool, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM users WHERE id = ?1 AND is_superuser")?
-        .exists([user_id])?)
 }
