@@ -1,6 +1,7 @@
-//! Users, their opaque API tokens, password resets and session revocations: the SQL behind
-//! `store/users.rs`. Rows decode strictly: a flag that is not 0 or 1 is a corrupt row (an
-//! internal error), never read as "true".
+//! Users, their opaque API tokens and the audit rows of logging in and out: the SQL behind
+//! `store/users.rs` (passwords and session revocation are in `users/passwords.rs`). Rows
+//! decode strictly: a flag that is not 0 or 1 is a corrupt row (an internal error), never read
+//! as "true".
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
@@ -11,8 +12,8 @@ use crate::store::audit::{AuditContext, AuditEvent, Outcome};
 use crate::store::ids::{AuditId, UserId};
 use crate::store::sqlite::{audit, customers, is_unique_violation};
 use crate::store::users::{
-    ActiveUser, ChangePassword, Credentials, ForceReset, NewSuperuser, NewToken, PasswordOwner,
-    Profile, Registration, ResetWithToken, Revocations, TokenOwner, USERNAME_TAKEN,
+    ActiveUser, Credentials, NewSuperuser, NewToken, Profile, Registration, TokenOwner,
+    USERNAME_TAKEN,
 };
 
 /// A new user row.
@@ -36,6 +37,14 @@ fn flag(row: &Row<'_>, index: usize) -> rusqlite::Result<bool> {
             format!("a flag must be 0 or 1, not {other}").into(),
         )),
     }
+}
+
+/// Columns `index` (`is_staff`) and `index + 1` (`is_superuser`): whether the user may act as
+/// staff. Both are decoded (SQL's `OR` would read a corrupt 2 as true).
+fn staff_or_superuser(row: &Row<'_>, index: usize) -> rusqlite::Result<bool> {
+    let is_staff = flag(row, index)?;
+    let is_superuser = flag(row, index + 1)?;
+    Ok(is_staff || is_superuser)
 }
 
 /// Whether a username is taken, compared case-insensitively.
@@ -227,15 +236,15 @@ pub fn token_owner(
 ) -> Result<Option<TokenOwner>, ApiError> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.is_staff OR u.is_superuser, t.expires_at
+            "SELECT u.id, u.is_staff, u.is_superuser, t.expires_at
              FROM auth_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_sha256 = ?1 AND t.expires_at > ?2 AND u.is_active",
         )?
         .query_row(params![token_sha256.as_slice(), now_unix], |row| {
             Ok(TokenOwner {
                 user_id: row.get(0)?,
-                is_staff: flag(row, 1)?,
-                expires_at: row.get(2)?,
+                is_staff: staff_or_superuser(row, 1)?,
+                expires_at: row.get(3)?,
             })
         })
         .optional()?)
@@ -291,177 +300,15 @@ pub fn delete_expired_tokens(conn: &Connection, now_unix: i64) -> Result<usize, 
 pub fn active_user(conn: &Connection, user_id: UserId) -> Result<Option<ActiveUser>, ApiError> {
     Ok(conn
         .prepare_cached(
-            "SELECT is_staff OR is_superuser, auth_generation FROM users
+            "SELECT is_staff, is_superuser, auth_generation FROM users
              WHERE id = ?1 AND is_active",
         )?
         .query_row([user_id], |row| {
             Ok(ActiveUser {
-                is_staff: flag(row, 0)?,
-                auth_generation: row.get(1)?,
+                is_staff: staff_or_superuser(row, 0)?,
+                auth_generation: row.get(2)?,
             })
         })
-        .optional()?)
-}
-
-/// How a caller names a user.
-#[derive(Clone, Copy, Debug)]
-pub enum UserRef<'a> {
-    Id(UserId),
-    Username(&'a str),
-}
-
-/// A user by id or by username (case-insensitively), for a password change.
-pub fn password_owner(
-    conn: &Connection,
-    user: UserRef<'_>,
-) -> Result<Option<PasswordOwner>, ApiError> {
-    let (sql, key): (&str, rusqlite::types::Value) = match user {
-        UserRef::Id(id) => ("u.id = ?1", id.get().into()),
-        UserRef::Username(name) => ("lower(u.username) = lower(?1)", name.to_owned().into()),
-    };
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT u.id, u.username, u.email, coalesce(c.full_name, ''), u.password_hash
-             FROM users u LEFT JOIN customers c ON c.user_id = u.id AND c.deleted_at IS NULL
-             WHERE {sql} LIMIT 1"
-        ))?
-        .query_row([key], |row| {
-            Ok(PasswordOwner {
-                user_id: row.get(0)?,
-                username: row.get(1)?,
-                email: row.get(2)?,
-                full_name: row.get(3)?,
-                password_hash: row.get(4)?,
-            })
-        })
-        .optional()?)
-}
-
-/// Replaces a user's password hash (or, with Django's `!` prefix, makes it unusable).
-pub fn set_password_hash(conn: &Connection, user_id: UserId, hash: &str) -> Result<(), ApiError> {
-    conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")?
-        .execute(params![user_id, hash])?;
-    Ok(())
-}
-
-/// Revokes every session of a user, in the caller's transaction: deletes its opaque tokens
-/// (except `keep`, the one a password change was made with), moves its `auth_generation` on so
-/// every JWT issued before stops working, and records the revocation for every server's cache.
-/// Returns the new generation.
-pub fn revoke_sessions(
-    conn: &Connection,
-    user_id: UserId,
-    keep: Option<&[u8; 32]>,
-    now_unix: i64,
-) -> Result<i64, ApiError> {
-    let keep = keep.map(|sha256| sha256.to_vec()).unwrap_or_default();
-    conn.prepare_cached("DELETE FROM auth_tokens WHERE user_id = ?1 AND token_sha256 != ?2")?
-        .execute(params![user_id, keep])?;
-    let generation = conn
-        .prepare_cached(
-            "UPDATE users SET auth_generation = auth_generation + 1 WHERE id = ?1
-             RETURNING auth_generation",
-        )?
-        .query_row([user_id], |row| row.get(0))?;
-    conn.prepare_cached("INSERT INTO auth_revocations (user_id, revoked_at) VALUES (?1, ?2)")?
-        .execute(params![user_id, now_unix])?;
-    Ok(generation)
-}
-
-/// A new password hash: every session but `keep` ends, and the change is audited.
-pub fn change_password(conn: &Connection, command: &ChangePassword) -> Result<AuditId, ApiError> {
-    set_password_hash(conn, command.user, &command.password_hash)?;
-    let now = chrono::Utc::now().timestamp();
-    revoke_sessions(conn, command.user, command.keep.as_ref(), now)?;
-    let event = AuditEvent {
-        action: "password_changed",
-        object: Some(("user", command.user.get())),
-        outcome: Outcome::Success,
-        details: json!({ "by": command.by.as_str() }),
-    };
-    audit::record(conn, &command.context, &event).map(AuditId::new)
-}
-
-/// Audits a wrong old password like a failed login: someone holding the session is guessing.
-pub fn record_password_change_failure(
-    conn: &Connection,
-    context: &AuditContext,
-    user_id: UserId,
-) -> Result<AuditId, ApiError> {
-    let event = AuditEvent {
-        action: "password_change_failed",
-        object: Some(("user", user_id.get())),
-        outcome: Outcome::Failure,
-        details: json!({ "reason": "old_password" }),
-    };
-    audit::record(conn, context, &event).map(AuditId::new)
-}
-
-/// Makes the password unusable, ends every session, stores the one-time reset token
-/// (replacing any earlier one) and audits.
-pub fn force_password_reset(conn: &Connection, command: &ForceReset) -> Result<AuditId, ApiError> {
-    set_password_hash(conn, command.user, &command.unusable_hash)?;
-    revoke_sessions(conn, command.user, None, command.now)?;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO password_resets (user_id, token_sha256, expires_at)
-         VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![
-        command.user,
-        command.reset_token_sha256.as_slice(),
-        command.expires_at
-    ])?;
-    let event = AuditEvent {
-        action: "password_reset_forced",
-        object: Some(("user", command.user.get())),
-        outcome: Outcome::Success,
-        details: json!({ "reset_token_expires_at": command.expires_at }),
-    };
-    audit::record(conn, &command.context, &event).map(AuditId::new)
-}
-
-/// Consumes the reset token and sets the new password. Taking the token in the same
-/// transaction as the new hash makes it one-time even when two requests race with it:
-/// `None` when the token is no longer the user's live one, and then nothing changed.
-pub fn reset_password_with_token(
-    conn: &Connection,
-    command: &ResetWithToken,
-) -> Result<Option<AuditId>, ApiError> {
-    let taken: Option<UserId> = conn
-        .prepare_cached(
-            "DELETE FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2
-             RETURNING user_id",
-        )?
-        .query_row(
-            params![command.token_sha256.as_slice(), command.now],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if taken != Some(command.user) {
-        return Ok(None);
-    }
-    set_password_hash(conn, command.user, &command.password_hash)?;
-    revoke_sessions(conn, command.user, None, command.now)?;
-    let event = AuditEvent {
-        action: "password_changed",
-        object: Some(("user", command.user.get())),
-        outcome: Outcome::Success,
-        details: json!({ "by": "reset_token" }),
-    };
-    audit::record(conn, &command.context, &event).map(|id| Some(AuditId::new(id)))
-}
-
-/// The user a live reset token belongs to, without consuming it.
-pub fn password_reset_user(
-    conn: &Connection,
-    token_sha256: &[u8; 32],
-    now_unix: i64,
-) -> Result<Option<UserId>, ApiError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND expires_at > ?2",
-        )?
-        .query_row(params![token_sha256.as_slice(), now_unix], |row| row.get(0))
         .optional()?)
 }
 
@@ -472,37 +319,112 @@ pub fn is_superuser(conn: &Connection, user_id: UserId) -> Result<bool, ApiError
         .exists([user_id])?)
 }
 
-/// The users whose sessions were revoked after revocation `after`, and the last id seen.
-pub fn revocations_after(conn: &Connection, after: i64) -> Result<Revocations, ApiError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, user_id FROM auth_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
-    )?;
-    let mut revocations = Revocations {
-        users: Vec::new(),
-        last: after,
-    };
-    let rows = statement.query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    for row in rows {
-        let (id, user_id): (i64, UserId) = row?;
-        revocations.last = id;
-        revocations.users.push(user_id);
+mod passwords;
+
+pub use passwords::{
+    UserRef, change_password, force_password_reset, last_revocation, password_owner,
+    password_reset_user, prune_revocations, record_password_change_failure,
+    reset_password_with_token, revocations_after, revoke_sessions, set_password_hash,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::users::{ChangePassword, ChangedBy, ForceReset, ResetWithToken};
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        crate::store::sqlite::migrate::run(&mut conn).expect("migrations");
+        conn
     }
-    Ok(revocations)
-}
 
-/// The id of the newest revocation (where a starting server begins to watch).
-pub fn last_revocation(conn: &Connection) -> Result<i64, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT coalesce(max(id), 0) FROM auth_revocations")?
-        .query_row([], |row| row.get(0))?)
-}
+    fn user(conn: &Connection, username: &str) -> UserId {
+        let new_user = NewUser {
+            username,
+            email: "",
+            password_hash: "hash",
+            is_staff: false,
+            is_superuser: false,
+            now: "2026-01-01T00:00:00Z",
+        };
+        insert(conn, &new_user).expect("a user")
+    }
 
-/// Deletes revocation records older than `before_unix` (they have reached every cache).
-pub fn prune_revocations(conn: &Connection, before_unix: i64) -> Result<usize, ApiError> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM auth_revocations WHERE id IN
-                 (SELECT id FROM auth_revocations WHERE revoked_at < ?1 LIMIT 1000)",
-        )?
-        .execute([before_unix])?)
+    fn token(conn: &Connection, user_id: UserId, byte: u8) -> [u8; 32] {
+        insert_token(conn, &[byte; 32], user_id, "2026-01-01T00:00:00Z", i64::MAX)
+            .expect("a token");
+        [byte; 32]
+    }
+
+    #[test]
+    fn a_flag_that_is_neither_0_nor_1_is_a_corrupt_row_not_true() {
+        let conn = migrated();
+        let alice = user(&conn, "alice");
+        // The CHECK constraint keeps such a value out; a damaged file is what lets one in.
+        conn.pragma_update(None, "ignore_check_constraints", true)
+            .expect("pragma");
+        conn.execute("UPDATE users SET is_staff = 2 WHERE id = ?1", [alice])
+            .expect("corrupt the row");
+
+        assert!(profile(&conn, alice).is_err());
+        assert!(active_user(&conn, alice).is_err());
+        assert!(token_owner(&conn, &token(&conn, alice, 1), 0).is_err());
+    }
+
+    #[test]
+    fn a_password_change_keeps_only_the_token_it_was_made_with_and_is_recorded() {
+        let conn = migrated();
+        let alice = user(&conn, "alice");
+        let kept = token(&conn, alice, 1);
+        let other = token(&conn, alice, 2);
+        let generation = active_user(&conn, alice).expect("read").expect("active");
+
+        let command = ChangePassword {
+            user: alice,
+            password_hash: "new".to_owned(),
+            keep: Some(kept),
+            by: ChangedBy::User,
+            context: AuditContext::default(),
+        };
+        change_password(&conn, &command).expect("changed");
+
+        assert!(token_owner(&conn, &kept, 0).expect("read").is_some());
+        assert!(token_owner(&conn, &other, 0).expect("read").is_none());
+        let after = active_user(&conn, alice).expect("read").expect("active");
+        assert_eq!(after.auth_generation, generation.auth_generation + 1);
+        let revoked = revocations_after(&conn, 0).expect("read");
+        assert_eq!(revoked.users, vec![alice]);
+    }
+
+    #[test]
+    fn a_reset_token_sets_a_password_once() {
+        let conn = migrated();
+        let alice = user(&conn, "alice");
+        let force = ForceReset {
+            user: alice,
+            unusable_hash: "!unusable".to_owned(),
+            reset_token_sha256: [9; 32],
+            now: 100,
+            expires_at: 200,
+            context: AuditContext::default(),
+        };
+        force_password_reset(&conn, &force).expect("forced");
+        let reset = ResetWithToken {
+            user: alice,
+            token_sha256: [9; 32],
+            password_hash: "new".to_owned(),
+            now: 150,
+            context: AuditContext::default(),
+        };
+
+        let first = reset_password_with_token(&conn, &reset).expect("first");
+        let second = reset_password_with_token(&conn, &reset).expect("second");
+
+        assert!(first.is_some());
+        assert!(second.is_none(), "a reset token works once");
+        let owner = password_owner(&conn, UserRef::Id(alice))
+            .expect("read")
+            .expect("a user");
+        assert_eq!(owner.password_hash, "new");
+    }
 }
