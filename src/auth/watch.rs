@@ -49,7 +49,7 @@ pub async fn watch_revocations(store: impl Into<Store>, cache: Arc<AuthCache>) {
         match store.revocations_after(last_seen).await {
             Ok(revocations) => {
                 for user_id in revocations.users {
-                    cache.revoke_user(user_id.get());
+                    cache.revoke_user(user_id);
                 }
                 last_seen = revocations.last;
             }

@@ -96,7 +96,7 @@ async fn change(
         context: ctx.audit_as(&user),
     };
     let audit_id = state.store.change_password(command).await?;
-    state.auth_cache.revoke_user(user.user_id.get());
+    state.auth_cache.revoke_user(user.user_id);
     tracing::info!(
         user_id = user.user_id.get(),
         audit_id = audit_id.get(),
@@ -135,7 +135,7 @@ async fn force_reset(
         context: ctx.audit_as(&staff),
     };
     let audit_id = state.store.force_password_reset(command).await?;
-    state.auth_cache.revoke_user(user_id);
+    state.auth_cache.revoke_user(user);
     tracing::info!(
         staff_user_id = staff.user_id.get(),
         user_id,
@@ -192,7 +192,7 @@ async fn reset_with_token(
         .reset_password_with_token(command)
         .await?
         .ok_or_else(invalid)?;
-    state.auth_cache.revoke_user(user.get());
+    state.auth_cache.revoke_user(user);
     tracing::info!(
         user_id = user.get(),
         audit_id = audit_id.get(),

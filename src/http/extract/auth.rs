@@ -81,7 +81,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
                 .await?
                 .ok_or_else(ApiError::invalid_token)?;
             let cached = CachedOwner {
-                user_id: owner.user_id.get(),
+                user_id: owner.user_id,
                 is_staff: owner.is_staff,
                 // Opaque tokens are revoked by deleting them; the generation is for JWTs.
                 auth_generation: 0,
@@ -92,7 +92,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
         }
     };
     Ok(AuthUser {
-        user_id: UserId::new(owner.user_id),
+        user_id: owner.user_id,
         is_staff: owner.is_staff,
         token_sha256: Some(sha256),
     })
@@ -101,14 +101,14 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
 async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, ApiError> {
     let claims = jwt::verify(&state.keys.jwt, token, TokenType::Access, now)
         .ok_or_else(ApiError::jwt_not_valid)?;
-    let user_id = claims.user_id;
+    let user_id = UserId::new(claims.user_id);
     let owner = match state.auth_cache.user(user_id, now) {
         Some(owner) => owner,
         None => {
             let seen = state.auth_cache.epoch();
             let user = state
                 .store
-                .active_user(UserId::new(user_id))
+                .active_user(user_id)
                 .await?
                 .ok_or_else(ApiError::jwt_not_valid)?;
             let owner = CachedOwner {
@@ -126,7 +126,7 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
         return Err(ApiError::jwt_not_valid());
     }
     Ok(AuthUser {
-        user_id: UserId::new(user_id),
+        user_id,
         is_staff: owner.is_staff,
         token_sha256: None,
     })
