@@ -19,8 +19,7 @@ use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
 use crate::limits::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
 use crate::state::AppState;
-use crate::store::audit::AuditContext;
-use crate::store::ids::{AuditId, UserId};
+use crate::store::ids::UserId;
 use crate::store::users::NewToken;
 
 pub fn router() -> Router<AppState> {
@@ -216,22 +215,13 @@ async fn check_credentials(
             }))
         }
         _ => {
-            let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
+            // Audited in its own write: the attempted username, never the password.
+            let audit_id = state
+                .store
+                .record_login_failure(username.clone(), ctx.audit())
+                .await?;
             tracing::info!(%username, audit_id = audit_id.get(), "login failed");
             Ok(None)
         }
     }
-}
-
-/// Audits a failed login in its own write. The attempted username is recorded; the password
-/// never is.
-async fn record_login_failure(
-    state: &AppState,
-    context: AuditContext,
-    username: &str,
-) -> Result<AuditId, ApiError> {
-    state
-        .store
-        .record_login_failure(username.to_owned(), context)
-        .await
 }
