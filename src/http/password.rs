@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth;
 use crate::domain::password::{Password, UserAttributes};
@@ -143,11 +143,19 @@ async fn force_reset(
         "password reset forced"
     );
     let expires = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
-    Ok(Json(json!({
-        "user": user_id,
-        "reset_token": token,
-        "expires_at": format_time(expires),
-    })))
+    Ok(Json(ResetIssuedBody {
+        user,
+        reset_token: token,
+        expires_at: format_time(expires),
+    }))
+}
+
+/// The forced reset's answer: the one-time token, shown to staff once, and when it expires.
+#[derive(Debug, Serialize)]
+pub struct ResetIssuedBody {
+    pub user: UserId,
+    pub reset_token: String,
+    pub expires_at: String,
 }
 
 async fn reset_with_token(
