@@ -3,6 +3,11 @@
 //!
 //! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
 //! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
+//!
+//! The database work is the store's: user commands are `Store` methods on a store opened for
+//! the command (`Store::open_for_command`), and the file-level maintenance (migrate, backup,
+//! restore, verify, the in-use claim) is in `store/maintenance.rs`, chosen by the configuration.
+//! This module parses, prompts and prints.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,9 +18,11 @@ use crate::app::App;
 use crate::config::{Config, Overrides};
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::profile::{Email, Username};
-use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
-use crate::store::sqlite::{self, Db, migrate, users};
+use crate::store::Store;
+use crate::store::audit::AuditContext;
+use crate::store::maintenance::AuditHead;
+use crate::store::users::{ChangePassword, ChangedBy, NewSuperuser};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -152,7 +159,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             audit_head, json, ..
         } => verify_command(&config, audit_head.as_deref(), json),
         Command::Backup { file, force, .. } => {
-            let summary = sqlite::backup::backup(&config.database_path, &file, force)?;
+            let summary = Store::backup(&config, &file, force)?;
             println!("{summary}");
             Ok(())
         }
@@ -164,19 +171,18 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
 /// error, hence exit status 1. With `--json` even a database that cannot be checked at all
 /// prints a JSON document, so a script always has one to parse.
 fn verify_command(config: &Config, audit_head: Option<&str>, json: bool) -> Result<(), String> {
-    let path = &config.database_path;
     let report = audit_head
         .map(|text| {
-            sqlite::audit::ChainHead::parse(text).ok_or_else(|| {
+            AuditHead::parse(text).ok_or_else(|| {
                 format!("--audit-head must be ID:HASH (64 hex digits), got {text:?}")
             })
         })
         .transpose()
-        .and_then(|recorded| sqlite::verify::verify(path, recorded.as_ref()));
+        .and_then(|recorded| Store::verify(config, recorded.as_ref()));
     let report = match report {
         Ok(report) => report,
         Err(error) if json => {
-            println!("{}", sqlite::verify_json::error_json(path, &error));
+            println!("{}", Store::verify_error_json(config, &error));
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -197,11 +203,11 @@ fn verify_command(config: &Config, audit_head: Option<&str>, json: bool) -> Resu
     }
 }
 
-/// Restores a backup (`db/restore.rs`) and prints what it checked and kept.
+/// Restores a backup (`Store::restore`) and prints what it checked and kept.
 fn restore_command(config: &Config, backup: &Path) -> Result<(), String> {
     let database = &config.database_path;
     let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let restored = match sqlite::restore::restore(backup, database, &now) {
+    let restored = match Store::restore(config, backup, &now) {
         Ok(restored) => restored,
         Err(error) => {
             if let Some(report) = error.backup_report {
@@ -232,12 +238,11 @@ async fn serve(config: Config) -> Result<(), String> {
     let started = std::time::Instant::now();
     crate::http::host::warn_if_only_local_names(&config);
     // Held until the server stops: `bankd restore` refuses to replace a database in use.
-    let mut database_lock = sqlite::lock::DatabaseLock::shared(&config.database_path)?;
-    let database_path = config.database_path.clone();
+    let mut in_use = Store::claim_in_use(&config)?;
     let app = App::build(config)?;
-    if database_lock.is_none() {
-        // The database was just created: lock it now that it exists.
-        database_lock = sqlite::lock::DatabaseLock::shared(&database_path)?;
+    if !in_use.is_held() {
+        // The database was just created: claim it now that it exists.
+        in_use = Store::claim_in_use(&app.state.config)?;
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -252,28 +257,19 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run(listener, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))?;
-    drop(database_lock);
+    drop(in_use);
     tracing::info!("bankd stopped");
     Ok(())
 }
 
 fn migrate_command(config: &Config, list: bool) -> Result<(), String> {
-    let path = &config.database_path;
-    let _lock = sqlite::lock::DatabaseLock::shared(path)?;
-    // Listing must not create a database: a missing file simply has every migration pending.
-    let mut conn = if list && !path.exists() {
-        rusqlite::Connection::open_in_memory()
-    } else {
-        sqlite::open_connection(path)
-    }
-    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
     if list {
-        for state in migrate::list(&mut conn)? {
+        for state in Store::migrations(config)? {
             println!("[{}] {}", if state.applied { "X" } else { " " }, state.name);
         }
         return Ok(());
     }
-    let applied = migrate::run(&mut conn)?;
+    let applied = Store::migrate(config)?;
     if applied.is_empty() {
         println!("No migrations to apply.");
     }
@@ -305,34 +301,20 @@ async fn createsuperuser(
     };
     let password = Password::parse(&password_text, &attributes)
         .map_err(|errors| format!("password: {}", errors.join(" ")))?;
-    let _lock = sqlite::lock::DatabaseLock::shared(&config.database_path)?;
-    let db = Db::open(
-        &config.database_path,
-        sqlite::DbSettings {
-            readers: 1,
-            ..sqlite::DbSettings::from_config(config)
-        },
-    )?;
+    let _in_use = Store::claim_in_use(config)?;
+    let store = Store::open_for_command(config)?;
     let password_hash =
         tokio::task::spawn_blocking(move || crate::auth::hash_blocking(password.expose()))
             .await
             .map_err(|e| e.to_string())?
             .map_err(describe)?;
-    let name = username.to_string();
-    let created = db
-        .write(move |conn| {
-            let user = users::NewUser {
-                username: &name,
-                email: &email,
-                password_hash: &password_hash,
-                is_staff: true,
-                is_superuser: true,
-                now: &now_rfc3339(),
-            };
-            users::insert(conn, &user)
-        })
-        .await;
-    db.shutdown().await;
+    let superuser = NewSuperuser {
+        username: username.clone(),
+        email,
+        password_hash,
+    };
+    let created = store.create_superuser(superuser).await;
+    store.shutdown().await;
     created.map_err(describe)?;
     println!("Superuser \"{username}\" created successfully.");
     Ok(())
@@ -346,24 +328,21 @@ async fn changepassword(
     username: &str,
     password_stdin: bool,
 ) -> Result<(), String> {
-    let db = Db::open(
-        &config.database_path,
-        sqlite::DbSettings {
-            readers: 1,
-            ..sqlite::DbSettings::from_config(config)
-        },
-    )?;
-    let changed = change_password_in(&db, username, password_stdin).await;
-    db.shutdown().await;
+    let store = Store::open_for_command(config)?;
+    let changed = change_password_in(&store, username, password_stdin).await;
+    store.shutdown().await;
     changed?;
     println!("Password changed successfully for user \"{username}\".");
     Ok(())
 }
 
-async fn change_password_in(db: &Db, username: &str, password_stdin: bool) -> Result<(), String> {
-    let name = username.to_owned();
-    let owner = db
-        .read(move |conn| users::password_owner(conn, users::UserRef::Username(&name)))
+async fn change_password_in(
+    store: &Store,
+    username: &str,
+    password_stdin: bool,
+) -> Result<(), String> {
+    let owner = store
+        .password_owner_named(username.to_owned())
         .await
         .map_err(describe)?
         .ok_or_else(|| format!("user \"{username}\" does not exist"))?;
@@ -380,24 +359,17 @@ async fn change_password_in(db: &Db, username: &str, password_stdin: bool) -> Re
             .await
             .map_err(|e| e.to_string())?
             .map_err(describe)?;
-    let user_id = owner.user_id;
-    db.write(move |conn| {
-        users::set_password_hash(conn, user_id, &password_hash)?;
-        users::revoke_sessions(conn, user_id, None, chrono::Utc::now().timestamp())?;
-        let event = sqlite::audit::AuditEvent {
-            action: "password_changed",
-            object: Some(("user", user_id)),
-            outcome: sqlite::audit::Outcome::Success,
-            details: serde_json::json!({ "by": "cli" }),
-        };
-        let context = sqlite::audit::AuditContext {
+    let command = ChangePassword {
+        user: owner.user_id,
+        password_hash,
+        keep: None,
+        by: ChangedBy::Cli,
+        context: AuditContext {
             client_ip: "cli".to_owned(),
             ..Default::default()
-        };
-        sqlite::audit::record(conn, &context, &event)
-    })
-    .await
-    .map_err(describe)?;
+        },
+    };
+    store.change_password(command).await.map_err(describe)?;
     Ok(())
 }
 

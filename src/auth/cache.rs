@@ -21,10 +21,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::store::ids::UserId;
+
 /// Who a credential belongs to, as the cache remembers it.
 #[derive(Clone, Copy, Debug)]
 pub struct CachedOwner {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub is_staff: bool,
     /// The user's `auth_generation` when read; a JWT carrying another one is refused.
     pub auth_generation: i64,
@@ -52,7 +54,7 @@ pub struct AuthCache {
 #[derive(Default)]
 struct Entries {
     tokens: HashMap<[u8; 32], CachedOwner>,
-    users: HashMap<i64, CachedOwner>,
+    users: HashMap<UserId, CachedOwner>,
     /// Revocations so far; see the module documentation.
     epoch: u64,
 }
@@ -94,7 +96,7 @@ impl AuthCache {
         }
     }
 
-    pub fn user(&self, user_id: i64, now: i64) -> Option<CachedOwner> {
+    pub fn user(&self, user_id: UserId, now: i64) -> Option<CachedOwner> {
         let entries = self.entries.lock().ok()?;
         entries
             .users
@@ -124,7 +126,7 @@ impl AuthCache {
 
     /// Every session of a user was revoked (password change, reset, deactivation). Call after
     /// the revocation has committed. Scans the token cache: rare, and bounded by its size.
-    pub fn revoke_user(&self, user_id: i64) {
+    pub fn revoke_user(&self, user_id: UserId) {
         self.revoke(|entries| {
             entries.users.remove(&user_id);
             entries.tokens.retain(|_, owner| owner.user_id != user_id);
@@ -150,7 +152,7 @@ mod tests {
 
     fn owner(user_id: i64) -> CachedOwner {
         CachedOwner {
-            user_id,
+            user_id: UserId::new(user_id),
             is_staff: false,
             auth_generation: 0,
             expires_at: i64::MAX,
@@ -165,7 +167,7 @@ mod tests {
         cache.remember_token([1; 32], owner(7), seen);
         cache.remember_user(owner(7), seen);
         assert!(cache.token(&[1; 32], 0).is_none());
-        assert!(cache.user(7, 0).is_none());
+        assert!(cache.user(UserId::new(7), 0).is_none());
 
         cache.remember_token([1; 32], owner(7), cache.epoch());
         assert!(cache.token(&[1; 32], 0).is_some());
@@ -178,9 +180,9 @@ mod tests {
         cache.remember_token([1; 32], owner(7), seen);
         cache.remember_token([2; 32], owner(8), seen);
         cache.remember_user(owner(7), seen);
-        cache.revoke_user(7);
+        cache.revoke_user(UserId::new(7));
         assert!(cache.token(&[1; 32], 0).is_none());
-        assert!(cache.user(7, 0).is_none());
+        assert!(cache.user(UserId::new(7), 0).is_none());
         assert!(cache.token(&[2; 32], 0).is_some());
     }
 }

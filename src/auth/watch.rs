@@ -2,7 +2,7 @@
 //!
 //! `bankd changepassword` runs as its own process and cannot evict the running server's
 //! in-memory cache, where a token may sit for days. Every wholesale revocation also writes an
-//! `auth_revocations` row in its own transaction (`db::users::revoke_sessions`); this task reads
+//! revocation record in the same transaction (`Store::change_password` and the resets); this task reads
 //! the rows after the last one it saw, once a second, and calls `AuthCache::revoke_user` for each.
 //! One indexed read a second is the whole cost: nothing is added to a request's path.
 //!
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::AuthCache;
-use crate::store::sqlite::{Db, users};
+use crate::store::Store;
 
 /// How often the table is read: the longest a revocation by another process takes to reach
 /// this server's cache.
@@ -25,8 +25,12 @@ const REVOCATION_ROWS_KEPT_SECONDS: i64 = 24 * 60 * 60;
 const POLLS_PER_PRUNE: u32 = 3_600;
 
 /// Watches for revocations until the task is aborted.
-pub async fn watch_revocations(db: Db, cache: Arc<AuthCache>) {
-    let mut last_seen = match db.read(users::last_revocation).await {
+///
+/// Takes anything that is a `Store` because `app.rs` still hands it the SQLite handle; once it
+/// passes `state.store.clone()` this can take a `Store`.
+pub async fn watch_revocations(store: impl Into<Store>, cache: Arc<AuthCache>) {
+    let store: Store = store.into();
+    let mut last_seen = match store.last_revocation().await {
         Ok(id) => id,
         Err(error) => {
             // Start from 0: evicting a user twice costs an extra read, missing one costs a
@@ -42,25 +46,19 @@ pub async fn watch_revocations(db: Db, cache: Arc<AuthCache>) {
     let mut polls = 0_u32;
     loop {
         interval.tick().await;
-        match db
-            .read(move |conn| users::revocations_after(conn, last_seen))
-            .await
-        {
-            Ok((revoked_users, last)) => {
-                for user_id in revoked_users {
+        match store.revocations_after(last_seen).await {
+            Ok(revocations) => {
+                for user_id in revocations.users {
                     cache.revoke_user(user_id);
                 }
-                last_seen = last;
+                last_seen = revocations.last;
             }
             Err(error) => tracing::warn!(?error, "cannot read revocations; will retry"),
         }
         polls = polls.wrapping_add(1);
         if polls.is_multiple_of(POLLS_PER_PRUNE) {
             let before = chrono::Utc::now().timestamp() - REVOCATION_ROWS_KEPT_SECONDS;
-            if let Err(error) = db
-                .write(move |conn| users::prune_revocations(conn, before))
-                .await
-            {
+            if let Err(error) = store.prune_revocations(before).await {
                 tracing::warn!(?error, "cannot prune old revocations; will retry");
             }
         }

@@ -12,7 +12,6 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::auth;
-use crate::domain::time::now_rfc3339;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, RequestContext};
 use crate::http::form::{Fields, max_chars};
@@ -20,8 +19,8 @@ use crate::http::throttle::AuthThrottle;
 use crate::jwt::{self, TokenType};
 use crate::limits::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
 use crate::state::AppState;
-use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::store::sqlite::users;
+use crate::store::ids::UserId;
+use crate::store::users::NewToken;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,29 +38,24 @@ async fn get_token(
     ctx: RequestContext,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = check_credentials(&state, &ctx, &body)
+    let subject = check_credentials(&state, &ctx, &body)
         .await?
-        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?
-        .user_id;
+        .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
+    let user_id = UserId::new(subject.user_id);
     let auth::NewToken { token, sha256 } = auth::new_token()?;
     let ttl = i64::try_from(state.config.token_ttl_seconds).unwrap_or(i64::MAX);
-    let context = ctx.audit().with_actor(user_id);
-    let audit_id = state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            let now = chrono::Utc::now().timestamp();
-            users::insert_token(
-                conn,
-                &sha256,
-                user_id,
-                &now_rfc3339(),
-                now.saturating_add(ttl),
-            )?;
-            record_login(conn, &context, user_id, "token")
-        })
-        .await?;
-    tracing::info!(user_id, audit_id, "token issued");
+    let command = NewToken {
+        user: user_id,
+        token_sha256: sha256,
+        ttl_seconds: ttl,
+        context: ctx.audit().with_actor(user_id.get()),
+    };
+    let audit_id = state.store.issue_token(command).await?;
+    tracing::info!(
+        user_id = user_id.get(),
+        audit_id = audit_id.get(),
+        "token issued"
+    );
     Ok(Json(json!({ "token": token })))
 }
 
@@ -75,23 +69,16 @@ async fn logout(
     let Some(token) = user.token_sha256 else {
         return Ok(StatusCode::NO_CONTENT);
     };
-    let context = ctx.audit_as(&user);
     let audit_id = state
         .store
-        .sqlite()
-        .write(move |conn| {
-            users::delete_token(conn, &token)?;
-            let event = AuditEvent {
-                action: "token_revoked",
-                object: Some(("user", user.user_id.get())),
-                outcome: Outcome::Success,
-                details: json!({ "kind": "token" }),
-            };
-            audit::record(conn, &context, &event)
-        })
+        .revoke_token(user.user_id, token, ctx.audit_as(&user))
         .await?;
     state.auth_cache.revoke_token(&token);
-    tracing::info!(user_id = user.user_id.get(), audit_id, "token revoked");
+    tracing::info!(
+        user_id = user.user_id.get(),
+        audit_id = audit_id.get(),
+        "token revoked"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,13 +116,16 @@ async fn jwt_pair(
     let (Some(access), Some(refresh)) = (access, refresh) else {
         return Err(ApiError::internal("cannot sign JWT"));
     };
-    let context = ctx.audit().with_actor(user_id);
+    let user_id = UserId::new(user_id);
     let audit_id = state
         .store
-        .sqlite()
-        .write(move |conn| record_login(conn, &context, user_id, "jwt"))
+        .record_jwt_login(user_id, ctx.audit().with_actor(user_id.get()))
         .await?;
-    tracing::info!(user_id, audit_id, "JWT pair issued");
+    tracing::info!(
+        user_id = user_id.get(),
+        audit_id = audit_id.get(),
+        "JWT pair issued"
+    );
     Ok(Json(json!({ "access": access, "refresh": refresh })))
 }
 
@@ -164,8 +154,7 @@ async fn jwt_refresh(
     // user's sessions were revoked (a password change), mints nothing.
     let user = state
         .store
-        .sqlite()
-        .read_point(move |conn| users::active_user(conn, user_id))
+        .active_user(UserId::new(user_id))
         .await?
         .ok_or_else(not_valid)?;
     if user.auth_generation != claims.auth_generation {
@@ -183,21 +172,11 @@ async fn jwt_refresh(
         state.config.jwt_access_ttl_seconds,
     )
     .ok_or_else(|| ApiError::internal("cannot sign JWT"))?;
-    let context = ctx.audit().with_actor(user_id);
     let audit_id = state
         .store
-        .sqlite()
-        .write(move |conn| {
-            let event = AuditEvent {
-                action: "token_issued",
-                object: Some(("user", user_id)),
-                outcome: Outcome::Success,
-                details: json!({ "kind": "jwt_refresh" }),
-            };
-            audit::record(conn, &context, &event)
-        })
+        .record_jwt_refresh(UserId::new(user_id), ctx.audit().with_actor(user_id))
         .await?;
-    tracing::info!(user_id, audit_id, "JWT access refreshed");
+    tracing::info!(user_id, audit_id = audit_id.get(), "JWT access refreshed");
     Ok(Json(json!({ "access": access })))
 }
 
@@ -223,12 +202,7 @@ async fn check_credentials(
     let failures_key = format!("login-failures:{}", username.to_lowercase());
     let failures_limit = state.config.throttle_failed_logins_per_user_per_minute;
     let reservation = state.throttle.reserve(&failures_key, failures_limit)?;
-    let lookup = username.clone();
-    let credentials = state
-        .store
-        .sqlite()
-        .read(move |conn| users::credentials(conn, &lookup))
-        .await?;
+    let credentials = state.store.credentials(username.clone()).await?;
     // Unknown users are checked against a dummy hash, so both failures take the same time.
     let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let password_ok = state.hasher.verify(password, stored_hash).await?;
@@ -236,55 +210,18 @@ async fn check_credentials(
         Some(c) if password_ok && c.is_active => {
             state.throttle.refund(reservation);
             Ok(Some(jwt::Subject {
-                user_id: c.user_id,
+                user_id: c.user_id.get(),
                 auth_generation: c.auth_generation,
             }))
         }
         _ => {
-            let audit_id = record_login_failure(state, ctx.audit(), &username).await?;
-            tracing::info!(%username, audit_id, "login failed");
+            // Audited in its own write: the attempted username, never the password.
+            let audit_id = state
+                .store
+                .record_login_failure(username.clone(), ctx.audit())
+                .await?;
+            tracing::info!(%username, audit_id = audit_id.get(), "login failed");
             Ok(None)
         }
     }
-}
-
-/// Audits a successful login and the credential it issued (`kind`: "token" or "jwt").
-/// Returns the id of the `token_issued` row.
-fn record_login(
-    conn: &rusqlite::Connection,
-    context: &AuditContext,
-    user_id: i64,
-    kind: &str,
-) -> Result<i64, ApiError> {
-    let event = |action| AuditEvent {
-        action,
-        object: Some(("user", user_id)),
-        outcome: Outcome::Success,
-        details: json!({ "kind": kind }),
-    };
-    audit::record(conn, context, &event("login"))?;
-    audit::record(conn, context, &event("token_issued"))
-}
-
-/// Audits a failed login in its own write. The attempted username is recorded; the password
-/// never is.
-async fn record_login_failure(
-    state: &AppState,
-    context: AuditContext,
-    username: &str,
-) -> Result<i64, ApiError> {
-    let details = json!({ "username": username });
-    state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            let event = AuditEvent {
-                action: "login_failed",
-                object: None,
-                outcome: Outcome::Failure,
-                details,
-            };
-            audit::record(conn, &context, &event)
-        })
-        .await
 }

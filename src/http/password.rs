@@ -2,7 +2,8 @@
 //! force a reset (`POST /api/admin/users/{id}/reset-password/`), and the customer sets a new
 //! one with the one-time reset token staff handed over (`POST /api/password/reset/`).
 //!
-//! Every path ends in `db::users::revoke_sessions` in the same transaction as the new hash, then
+//! Every path revokes the user's sessions in the same transaction as the new hash (a `Store`
+//! command: `change_password`, `force_password_reset`, `reset_password_with_token`), then
 //! `AuthCache::revoke_user` after the commit: the user's other opaque tokens are deleted and
 //! its `auth_generation` moves on, so every JWT issued before stops working too.
 //!
@@ -16,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth;
 use crate::domain::password::{Password, UserAttributes};
@@ -27,8 +28,8 @@ use crate::http::form::{Fields, max_chars};
 use crate::http::throttle::AuthThrottle;
 use crate::limits::PASSWORD_CHARS_MAX;
 use crate::state::AppState;
-use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::store::sqlite::users::{self, PasswordOwner, UserRef};
+use crate::store::ids::UserId;
+use crate::store::users::{ChangePassword, ChangedBy, ForceReset, PasswordOwner, ResetWithToken};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +60,7 @@ async fn change(
             "validated password change is incomplete",
         ));
     };
-    let owner = find_owner(&state, UserRef::Id(user.user_id.get())).await?;
+    let owner = find_owner(&state, user.user_id).await?;
     // A stolen session must not become a way around the failed-login limit: wrong old
     // passwords use up the same per-username allowance as wrong logins.
     let failures_key = format!("login-failures:{}", owner.username.to_lowercase());
@@ -70,11 +71,15 @@ async fn change(
         .verify(old, Some(owner.password_hash.clone()))
         .await?;
     if !old_ok {
-        let audit_id =
-            record_change_failure(&state, ctx.audit_as(&user), user.user_id.get()).await?;
+        // A wrong old password is audited like a failed login: someone holding the session
+        // is guessing.
+        let audit_id = state
+            .store
+            .record_password_change_failure(user.user_id, ctx.audit_as(&user))
+            .await?;
         tracing::info!(
             user_id = user.user_id.get(),
-            audit_id,
+            audit_id = audit_id.get(),
             "password change refused"
         );
         return Err(ApiError::field("old_password", OLD_PASSWORD_WRONG));
@@ -82,23 +87,21 @@ async fn change(
     state.throttle.refund(reservation);
     let password = validate_new(&owner, &new, "new_password")?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
-    let event = AuditEvent {
-        action: "password_changed",
-        object: Some(("user", user.user_id.get())),
-        outcome: Outcome::Success,
-        details: json!({ "by": "user" }),
+    let command = ChangePassword {
+        user: user.user_id,
+        password_hash: hash,
+        // The token this change was made with keeps working; every other credential ends.
+        keep: user.token_sha256,
+        by: ChangedBy::User,
+        context: ctx.audit_as(&user),
     };
-    // The token this change was made with keeps working; every other credential ends.
-    let keep = user.token_sha256;
-    replace_password(
-        &state,
-        ctx.audit_as(&user),
-        user.user_id.get(),
-        hash,
-        keep,
-        event,
-    )
-    .await?;
+    let audit_id = state.store.change_password(command).await?;
+    state.auth_cache.revoke_user(user.user_id);
+    tracing::info!(
+        user_id = user.user_id.get(),
+        audit_id = audit_id.get(),
+        "password changed"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,51 +111,51 @@ async fn force_reset(
     ctx: RequestContext,
     Id(user_id): Id,
 ) -> Result<impl IntoResponse, ApiError> {
+    let user = UserId::new(user_id);
     let target = state
         .store
-        .sqlite()
-        .read(move |conn| users::active_user(conn, user_id))
+        .reset_target(user)
         .await?
         .ok_or_else(ApiError::not_found)?;
     // Whoever holds a reset token can take the account over, so only a superuser may reset an
     // account that is itself staff.
-    if target.is_staff && !is_superuser(&state, staff.user_id.get()).await? {
+    if target.is_staff && !state.store.is_superuser(staff.user_id).await? {
         return Err(ApiError::permission_denied());
     }
     let auth::NewToken { token, sha256 } = auth::new_token()?;
     let unusable = format!("!{}", auth::new_token()?.token);
     let now = chrono::Utc::now().timestamp();
     let expires_at = now + RESET_TOKEN_TTL_SECONDS;
-    let event = AuditEvent {
-        action: "password_reset_forced",
-        object: Some(("user", user_id)),
-        outcome: Outcome::Success,
-        details: json!({ "reset_token_expires_at": expires_at }),
+    let command = ForceReset {
+        user,
+        unusable_hash: unusable,
+        reset_token_sha256: sha256,
+        now,
+        expires_at,
+        context: ctx.audit_as(&staff),
     };
-    let context = ctx.audit_as(&staff);
-    let audit_id = state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            users::set_password_hash(conn, user_id, &unusable)?;
-            users::revoke_sessions(conn, user_id, None, now)?;
-            users::insert_password_reset(conn, user_id, &sha256, expires_at)?;
-            audit::record(conn, &context, &event)
-        })
-        .await?;
-    state.auth_cache.revoke_user(user_id);
+    let audit_id = state.store.force_password_reset(command).await?;
+    state.auth_cache.revoke_user(user);
     tracing::info!(
         staff_user_id = staff.user_id.get(),
         user_id,
-        audit_id,
+        audit_id = audit_id.get(),
         "password reset forced"
     );
     let expires = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
-    Ok(Json(json!({
-        "user": user_id,
-        "reset_token": token,
-        "expires_at": format_time(expires),
-    })))
+    Ok(Json(ResetIssuedBody {
+        user,
+        reset_token: token,
+        expires_at: format_time(expires),
+    }))
+}
+
+/// The forced reset's answer: the one-time token, shown to staff once, and when it expires.
+#[derive(Debug, Serialize)]
+pub struct ResetIssuedBody {
+    pub user: UserId,
+    pub reset_token: String,
+    pub expires_at: String,
 }
 
 async fn reset_with_token(
@@ -174,102 +177,44 @@ async fn reset_with_token(
         return Err(ApiError::internal("validated password reset is incomplete"));
     };
     let now = chrono::Utc::now().timestamp();
-    let user_id = state
+    let invalid = || ApiError::field("reset_token", RESET_TOKEN_INVALID);
+    let user = state
         .store
-        .sqlite()
-        .read(move |conn| users::password_reset_user(conn, &sha256, now))
+        .password_reset_user(sha256, now)
         .await?
-        .ok_or_else(|| ApiError::field("reset_token", RESET_TOKEN_INVALID))?;
-    let owner = find_owner(&state, UserRef::Id(user_id)).await?;
+        .ok_or_else(invalid)?;
+    let owner = find_owner(&state, user).await?;
     let password = validate_new(&owner, &new, "new_password")?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
-    let context = ctx.audit().with_actor(user_id);
+    let command = ResetWithToken {
+        user,
+        token_sha256: sha256,
+        password_hash: hash,
+        now,
+        context: ctx.audit().with_actor(user.get()),
+    };
+    // The store takes the token in the same transaction as the new hash, which makes it
+    // one-time even when two requests race with it: the loser is told the token is invalid.
     let audit_id = state
         .store
-        .sqlite()
-        .write(move |conn| {
-            // Taking the token in the same transaction as the new hash makes it one-time even
-            // when two requests race with it.
-            if users::take_password_reset(conn, &sha256, now)? != Some(user_id) {
-                return Err(ApiError::field("reset_token", RESET_TOKEN_INVALID));
-            }
-            users::set_password_hash(conn, user_id, &hash)?;
-            users::revoke_sessions(conn, user_id, None, now)?;
-            let event = AuditEvent {
-                action: "password_changed",
-                object: Some(("user", user_id)),
-                outcome: Outcome::Success,
-                details: json!({ "by": "reset_token" }),
-            };
-            audit::record(conn, &context, &event)
-        })
-        .await?;
-    state.auth_cache.revoke_user(user_id);
-    tracing::info!(user_id, audit_id, "password set with a reset token");
+        .reset_password_with_token(command)
+        .await?
+        .ok_or_else(invalid)?;
+    state.auth_cache.revoke_user(user);
+    tracing::info!(
+        user_id = user.get(),
+        audit_id = audit_id.get(),
+        "password set with a reset token"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Stores a new hash, revokes every session but `keep` and audits, in one transaction; then
-/// drops the user from this server's cache.
-async fn replace_password(
-    state: &AppState,
-    context: AuditContext,
-    user_id: i64,
-    hash: String,
-    keep: Option<[u8; 32]>,
-    event: AuditEvent<'static>,
-) -> Result<(), ApiError> {
-    let audit_id = state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            users::set_password_hash(conn, user_id, &hash)?;
-            let now = chrono::Utc::now().timestamp();
-            users::revoke_sessions(conn, user_id, keep.as_ref(), now)?;
-            audit::record(conn, &context, &event)
-        })
-        .await?;
-    state.auth_cache.revoke_user(user_id);
-    tracing::info!(user_id, audit_id, "password changed");
-    Ok(())
-}
-
-/// Audits a wrong old password like a failed login: someone holding the session is guessing.
-async fn record_change_failure(
-    state: &AppState,
-    context: AuditContext,
-    user_id: i64,
-) -> Result<i64, ApiError> {
+async fn find_owner(state: &AppState, user: UserId) -> Result<PasswordOwner, ApiError> {
     state
         .store
-        .sqlite()
-        .write(move |conn| {
-            let event = AuditEvent {
-                action: "password_change_failed",
-                object: Some(("user", user_id)),
-                outcome: Outcome::Failure,
-                details: json!({ "reason": "old_password" }),
-            };
-            audit::record(conn, &context, &event)
-        })
-        .await
-}
-
-async fn find_owner(state: &AppState, user: UserRef<'static>) -> Result<PasswordOwner, ApiError> {
-    state
-        .store
-        .sqlite()
-        .read(move |conn| users::password_owner(conn, user))
+        .password_owner(user)
         .await?
         .ok_or_else(ApiError::not_found)
-}
-
-async fn is_superuser(state: &AppState, user_id: i64) -> Result<bool, ApiError> {
-    state
-        .store
-        .sqlite()
-        .read(move |conn| users::is_superuser(conn, user_id))
-        .await
 }
 
 /// Django's validators on a new password, against the user's own attributes.

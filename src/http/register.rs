@@ -6,19 +6,17 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::domain::password::{Password, UserAttributes};
 use crate::domain::profile::{Email, FullName, Username};
-use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
 use crate::http::customers::read_profile;
 use crate::http::extract::{Body, RequestContext};
 use crate::http::form::Fields;
 use crate::http::throttle::AuthThrottle;
 use crate::state::AppState;
-use crate::store::sqlite::audit::{self, AuditEvent, Outcome};
-use crate::store::sqlite::{customers, users};
+use crate::store::users::{Registration, USERNAME_TAKEN};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/register", post(register))
@@ -62,16 +60,13 @@ async fn register(
             .map_err(|messages| messages.into_iter().for_each(|m| errors.add("password", m)))
             .ok()
     });
-    if let Some(name) = &username {
-        let name = name.as_str().to_owned();
-        if state
+    if let Some(name) = &username
+        && state
             .store
-            .sqlite()
-            .read(move |conn| users::username_exists(conn, &name))
+            .username_exists(name.as_str().to_owned())
             .await?
-        {
-            errors.add("username", users::USERNAME_TAKEN);
-        }
+    {
+        errors.add("username", USERNAME_TAKEN);
     }
     errors.into_result()?;
     let (Some(username), Some(password)) = (username, password) else {
@@ -80,38 +75,32 @@ async fn register(
 
     let password_hash = state.hasher.hash(password.expose().to_owned()).await?;
     let email = profile.email.clone().unwrap_or_default();
-    let (created_username, created_email) = (username.to_string(), email.clone());
-    let audit_context = ctx.audit();
-    let (user_id, audit_id) = state
-        .store
-        .sqlite()
-        .write(move |conn| {
-            let now = now_rfc3339();
-            let new_user = users::NewUser {
-                username: username.as_str(),
-                email: &email,
-                password_hash: &password_hash,
-                is_staff: false,
-                is_superuser: false,
-                now: &now,
-            };
-            let user_id = users::insert(conn, &new_user)?;
-            customers::insert(conn, user_id, &profile, &now)?;
-            let event = AuditEvent {
-                action: "register",
-                object: Some(("user", user_id)),
-                outcome: Outcome::Success,
-                details: json!({ "username": username.as_str() }),
-            };
-            let audit_id = audit::record(conn, &audit_context.with_actor(user_id), &event)?;
-            Ok((user_id, audit_id))
-        })
-        .await?;
-    tracing::info!(username = %created_username, user_id, audit_id, "user registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "username": created_username, "email": created_email })),
-    ))
+    let answer = RegisteredBody {
+        username: username.to_string(),
+        email: email.clone(),
+    };
+    let registration = Registration {
+        username,
+        email,
+        password_hash,
+        profile,
+        context: ctx.audit(),
+    };
+    let (user_id, audit_id) = state.store.register(registration).await?;
+    tracing::info!(
+        username = %answer.username,
+        user_id = user_id.get(),
+        audit_id = audit_id.get(),
+        "user registered"
+    );
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The `POST /api/register/` answer: the new user's username and email (never the password).
+#[derive(Debug, Serialize)]
+pub struct RegisteredBody {
+    pub username: String,
+    pub email: String,
 }
 
 /// Validates an email for registration and profiles.

@@ -28,6 +28,7 @@ pub mod audit;
 pub mod cards;
 pub mod customers;
 pub mod ids;
+pub mod maintenance;
 pub mod movements;
 pub mod sqlite;
 pub mod statements;

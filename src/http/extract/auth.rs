@@ -12,13 +12,13 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::RequestContext;
 use crate::jwt::{self, TokenType};
 use crate::state::AppState;
-use crate::store::sqlite::users;
+use crate::store::ids::UserId;
 
 /// An authenticated caller, by opaque token (`Authorization: Token <key>`) or JWT
 /// (`Authorization: Bearer <access>`).
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
-    pub user_id: crate::store::ids::UserId,
+    pub user_id: UserId,
     pub is_staff: bool,
     /// SHA-256 of the presented opaque token (for logout); `None` for a JWT.
     pub token_sha256: Option<[u8; 32]>,
@@ -77,8 +77,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
             let seen = state.auth_cache.epoch();
             let owner = state
                 .store
-                .sqlite()
-                .read_point(move |conn| users::token_owner(conn, &sha256, now))
+                .token_owner(sha256, now)
                 .await?
                 .ok_or_else(ApiError::invalid_token)?;
             let cached = CachedOwner {
@@ -93,7 +92,7 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
         }
     };
     Ok(AuthUser {
-        user_id: crate::store::ids::UserId::new(owner.user_id),
+        user_id: owner.user_id,
         is_staff: owner.is_staff,
         token_sha256: Some(sha256),
     })
@@ -102,15 +101,14 @@ async fn opaque_token_user(state: &AppState, key: &str, now: i64) -> Result<Auth
 async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, ApiError> {
     let claims = jwt::verify(&state.keys.jwt, token, TokenType::Access, now)
         .ok_or_else(ApiError::jwt_not_valid)?;
-    let user_id = claims.user_id;
+    let user_id = UserId::new(claims.user_id);
     let owner = match state.auth_cache.user(user_id, now) {
         Some(owner) => owner,
         None => {
             let seen = state.auth_cache.epoch();
             let user = state
                 .store
-                .sqlite()
-                .read_point(move |conn| users::active_user(conn, user_id))
+                .active_user(user_id)
                 .await?
                 .ok_or_else(ApiError::jwt_not_valid)?;
             let owner = CachedOwner {
@@ -128,7 +126,7 @@ async fn jwt_user(state: &AppState, token: &str, now: i64) -> Result<AuthUser, A
         return Err(ApiError::jwt_not_valid());
     }
     Ok(AuthUser {
-        user_id: crate::store::ids::UserId::new(user_id),
+        user_id,
         is_staff: owner.is_staff,
         token_sha256: None,
     })
@@ -154,18 +152,13 @@ impl FromRequestParts<AppState> for StaffUser {
         let method = parts.method.to_string();
         let audit_id = state
             .store
-            .sqlite()
-            .write(move |conn| {
-                let event = crate::store::sqlite::audit::AuditEvent {
-                    action: "permission_denied",
-                    object: None,
-                    outcome: crate::store::sqlite::audit::Outcome::Denied,
-                    details: serde_json::json!({ "method": method, "path": path }),
-                };
-                crate::store::sqlite::audit::record(conn, &context, &event)
-            })
+            .record_permission_denied(method, path, context)
             .await?;
-        tracing::info!(user_id = user.user_id.get(), audit_id, "permission denied");
+        tracing::info!(
+            user_id = user.user_id.get(),
+            audit_id = audit_id.get(),
+            "permission denied"
+        );
         Err(ApiError::permission_denied())
     }
 }

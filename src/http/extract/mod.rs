@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
 use crate::state::AppState;
-use crate::store::sqlite::audit::AuditContext;
+use crate::store::audit::AuditContext;
 
 /// Where a request came from, for the audit log and throttling.
 #[derive(Clone, Debug)]
