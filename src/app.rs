@@ -42,7 +42,7 @@ impl App {
         let state = self.state;
         state.store.start_background();
         let revocations = tokio::spawn(crate::auth::watch::watch_revocations(
-            state.store.sqlite().clone(),
+            state.store.clone(),
             state.auth_cache.clone(),
         ));
         crate::server::serve(

@@ -235,18 +235,6 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Internal(format!("sqlite: {error}"))
-    }
-}
-
-impl From<r2d2::Error> for ApiError {
-    fn from(error: r2d2::Error) -> Self {
-        Self::Internal(format!("connection pool: {error}"))
-    }
-}
-
 impl ApiError {
     /// The status and JSON body a client sees (used to store a refused movement's answer
     /// for idempotent replay). Internal errors have no client body worth storing.

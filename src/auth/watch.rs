@@ -26,10 +26,7 @@ const POLLS_PER_PRUNE: u32 = 3_600;
 
 /// Watches for revocations until the task is aborted.
 ///
-/// Takes anything that is a `Store` because `app.rs` still hands it the SQLite handle; once it
-/// passes `state.store.clone()` this can take a `Store`.
-pub async fn watch_revocations(store: impl Into<Store>, cache: Arc<AuthCache>) {
-    let store: Store = store.into();
+pub async fn watch_revocations(store: Store, cache: Arc<AuthCache>) {
     let mut last_seen = match store.last_revocation().await {
         Ok(id) => id,
         Err(error) => {

@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
-use crate::store::sqlite::migrate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,13 +22,8 @@ async fn healthz() -> Json<Value> {
 /// The database answers, every migration is applied, and durability has not been lost (after a
 /// storage fault the server answers `503` here until it has stopped, store/sqlite/commit/durability.rs).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let ready = state.store.sqlite().durability_lost().is_none()
-        && state
-            .store
-            .sqlite()
-            .read_point(|conn| Ok(migrate::is_current(conn)?))
-            .await
-            .unwrap_or(false);
+    let ready =
+        state.store.durability_lost().is_none() && state.store.is_ready().await.unwrap_or(false);
     if ready {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {

@@ -235,38 +235,37 @@ fn render(state: &AppState) -> String {
             );
         }
     }
-    let writer = state.store.sqlite().writer_stats();
-    let pool = state.store.sqlite().reader_pool_state();
+    let store = state.store.stats();
     for (name, kind, help, value) in [
         (
             "bankd_writer_commits_total",
             "counter",
             "Write transactions committed (each holds a batch of jobs).",
-            writer.commits,
+            store.commits,
         ),
         (
             "bankd_writer_jobs_total",
             "counter",
             "Write jobs run by the writer.",
-            writer.jobs,
+            store.jobs,
         ),
         (
             "bankd_writer_queue_depth",
             "gauge",
             "Write jobs waiting for the writer.",
-            writer.queued,
+            store.queued,
         ),
         (
             "bankd_db_readers_connections",
             "gauge",
             "Open read connections.",
-            u64::from(pool.connections),
+            store.readers_open,
         ),
         (
             "bankd_db_readers_idle",
             "gauge",
             "Idle read connections.",
-            u64::from(pool.idle_connections),
+            store.readers_idle,
         ),
         (
             "bankd_http_connections_open",

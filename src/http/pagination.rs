@@ -64,38 +64,6 @@ pub struct PageLinks<'a> {
     pub query: &'a QueryPairs,
 }
 
-/// The whole list answer: reads `page`/`page_size`, runs `fetch(conn, limit, offset)` on a
-/// pooled reader, and wraps the rows in the envelope with links to `path`.
-pub async fn page_response<T, F>(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &QueryPairs,
-    path: &str,
-    fetch: F,
-) -> Result<Json<Value>, ApiError>
-where
-    T: Serialize + Send + 'static,
-    F: FnOnce(&rusqlite::Connection, u32, u64) -> Result<(u64, Vec<T>), ApiError> + Send + 'static,
-{
-    let page = PageRequest::from_query(query)?;
-    let (count, results) = state
-        .store
-        .sqlite()
-        .read(move |conn| fetch(conn, page.limit(), page.offset()))
-        .await?;
-    envelope(
-        &PageLinks {
-            public_url: state.config.public_url.as_ref(),
-            headers,
-            path,
-            query,
-        },
-        page,
-        count,
-        results,
-    )
-}
-
 /// The whole list answer from a store query: reads `page`/`page_size`, awaits
 /// `fetch(window)` (a `Store` list method: the total count and one page of rows), and wraps the
 /// rows in the envelope with links to `path`.

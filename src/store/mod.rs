@@ -46,6 +46,21 @@ pub struct PageWindow {
     pub offset: u64,
 }
 
+/// What `/metrics` shows of the store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreStats {
+    /// Write transactions committed (each holds a batch of jobs).
+    pub commits: u64,
+    /// Write jobs run.
+    pub jobs: u64,
+    /// Write jobs waiting.
+    pub queued: u64,
+    /// Open read connections.
+    pub readers_open: u64,
+    /// Idle read connections.
+    pub readers_idle: u64,
+}
+
 /// The bank's storage, whichever database is underneath. Cheap to clone (handles only).
 #[derive(Clone)]
 pub enum Store {
@@ -78,6 +93,24 @@ impl Store {
     pub fn stored_secret(&self, name: &str) -> Result<crate::config::Secret, String> {
         match self {
             Self::Sqlite(db) => sqlite::settings::load(db.path(), name),
+        }
+    }
+
+    /// The store's counters for `/metrics`: write transactions and jobs, the write queue, and
+    /// the read connections.
+    pub fn stats(&self) -> StoreStats {
+        match self {
+            Self::Sqlite(db) => {
+                let writer = db.writer_stats();
+                let pool = db.reader_pool_state();
+                StoreStats {
+                    commits: writer.commits,
+                    jobs: writer.jobs,
+                    queued: writer.queued,
+                    readers_open: u64::from(pool.connections),
+                    readers_idle: u64::from(pool.idle_connections),
+                }
+            }
         }
     }
 

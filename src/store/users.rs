@@ -267,11 +267,3 @@ impl Store {
         }
     }
 }
-
-/// TEMPORARY, like `Store::sqlite`: `app.rs` still hands `auth::watch` the SQLite handle (it is
-/// outside this change); once it passes `state.store.clone()`, delete this.
-impl From<sqlite::Db> for Store {
-    fn from(db: sqlite::Db) -> Self {
-        Self::Sqlite(db)
-    }
-}

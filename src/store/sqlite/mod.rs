@@ -324,6 +324,20 @@ fn settle_recovered_wal(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+// A database error the client did not cause is an internal error (logged, `500`). The
+// conversions live here, with the backend, so the error type above the store knows no driver.
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::internal(format!("sqlite: {error}"))
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(error: r2d2::Error) -> Self {
+        Self::internal(format!("connection pool: {error}"))
+    }
+}
+
 /// Whether an error is SQLite refusing a UNIQUE constraint (used to retry account numbers and
 /// to turn a username race into a field error).
 pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
