@@ -81,10 +81,10 @@ struct MovementRequest {
     user: AuthUser,
     context: RequestContext,
     account: AccountId,
-    key: Option<String>,
-    /// The path with one trailing slash (`/deposit` and `/deposit/` are one request), only
-    /// when a key was sent: it is part of the key's fingerprint.
-    path: Option<String>,
+    /// The `Idempotency-Key`, if sent, with the path it is fingerprinted with: one trailing
+    /// slash, so `/deposit` and `/deposit/` are one request. (The path is only copied when a
+    /// key was sent.)
+    keyed: Option<(String, String)>,
     body: Map<String, Value>,
 }
 
@@ -97,17 +97,17 @@ impl FromRequest<AppState> for MovementRequest {
         let context = RequestContext::from_request_parts(&mut parts, state).await?;
         let Id(account) = Id::from_request_parts(&mut parts, state).await?;
         let IdempotencyKey(key) = IdempotencyKey::from_request_parts(&mut parts, state).await?;
-        let path = key
-            .as_ref()
-            .map(|_| format!("{}/", parts.uri.path().trim_end_matches('/')));
+        let keyed = key.map(|key| {
+            let path = format!("{}/", parts.uri.path().trim_end_matches('/'));
+            (key, path)
+        });
         let Body(body) = Body::from_request(Request::from_parts(parts, body), state).await?;
         Ok(Self {
             state: state.clone(),
             user,
             context,
             account: AccountId::new(account),
-            key,
-            path,
+            keyed,
             body,
         })
     }
@@ -120,8 +120,7 @@ async fn movement(route: Route, request: MovementRequest) -> Result<Response, Ap
         user,
         context,
         account,
-        key,
-        path,
+        keyed,
         body,
     } = request;
     state.throttle.hit(
@@ -141,9 +140,9 @@ async fn movement(route: Route, request: MovementRequest) -> Result<Response, Ap
     let (Some(kind), Some(amount)) = (kind, amount) else {
         return Err(ApiError::internal("validated movement is incomplete"));
     };
-    let idempotency = key.map(|key| Idempotency {
+    let idempotency = keyed.map(|(key, path)| Idempotency {
         // Every movement route is a POST: the path and body tell requests apart.
-        fingerprint: fingerprint("POST", path.as_deref().unwrap_or_default(), &body),
+        fingerprint: fingerprint("POST", &path, &body),
         key,
     });
     let _in_flight = match &idempotency {

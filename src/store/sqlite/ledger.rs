@@ -10,7 +10,9 @@
 //! so the job can still record it; an SQLite error after a write makes the whole job roll back
 //! to its savepoint. This module builds no `ApiError` and knows no JSON field: a fault is a
 //! `rusqlite::Error`, a refusal a `Refusal`, and the answer's text comes from the command's
-//! `render` (store/movements.rs).
+//! `render` (store/movements.rs). Hence [`post`]'s `rusqlite::Result<Result<Posted, Refusal>>`:
+//! the outer `Err` is the database failing (roll back, store nothing), the inner one the
+//! ledger's verdict (audit it, remember it under the key).
 //!
 //! After posting, each movement asserts its postconditions with `assert!` (in release too, as
 //! TigerBeetle does: a ledger that contradicts itself must stop, not commit): each `UPDATE`
