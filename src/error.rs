@@ -202,6 +202,14 @@ impl ApiError {
         )
     }
 
+    pub fn account_frozen() -> Self {
+        Self::rule(ErrorCode::AccountFrozen, "Account is frozen.")
+    }
+
+    pub fn account_closed() -> Self {
+        Self::rule(ErrorCode::AccountClosed, "Account is closed.")
+    }
+
     pub fn payload_too_large() -> Self {
         Self::detail(
             StatusCode::PAYLOAD_TOO_LARGE,

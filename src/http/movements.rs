@@ -1,132 +1,134 @@
 //! Money movement (contract §4): deposit, withdraw, transfer on the caller's own account.
 //!
-//! The handler validates the body, then submits one writer job that, in one transaction:
-//! replays a stored answer for a known `Idempotency-Key` (or refuses a reused one), runs the
-//! movement in `db::ledger` (which decides every refusal before its first write), writes the
-//! audit row, and stores the answer under the key. Refusals (insufficient funds, frozen account, ...) are audited and
-//! stored too, so their replay is refused the same way.
+//! One handler serves the three routes: a [`MovementRequest`] extractor gathers what every
+//! movement carries (caller, request context, account id, idempotency key, body) and the route
+//! says which movement it is ([`Route`]). The handler validates the body into a typed
+//! [`MovementCommand`] and hands it to [`Store::move_money`](crate::store::Store::move_money),
+//! one write that replays a stored answer for a known `Idempotency-Key` (or refuses a reused
+//! one), posts or refuses the movement, audits it and stores the answer under the key.
+//!
+//! The store answers `Result<Posted, Refusal>` (typed, HTTP-agnostic); [`answer`] is the ONE
+//! place a result becomes the contract's status and body. The command carries that function so
+//! the store can store the rendered answer under the key in the same transaction. Refusals
+//! (insufficient funds, frozen account, ...) are audited and stored too, so their replay is
+//! refused the same way.
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use crate::domain::{AccountNumber, Amount};
+use crate::domain::{AccountNumber, Balance};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{AuthUser, Body, Id, RequestContext};
 use crate::http::form::{Fields, max_chars};
-use crate::http::idempotency::IdempotencyKey;
+use crate::http::idempotency::{IdempotencyKey, fingerprint};
 use crate::limits::DESCRIPTION_CHARS_MAX;
 use crate::state::AppState;
-use crate::store::sqlite::accounts;
-use crate::store::sqlite::audit::{self, AuditContext, AuditEvent, Outcome};
-use crate::store::sqlite::idempotency::{self, Lookup};
-use crate::store::sqlite::ledger::{self, Movement};
+use crate::store::audit::Outcome;
+use crate::store::ids::{AccountId, TransactionId, TransferId};
+use crate::store::movements::{
+    Answer, Idempotency, MovementAnswer, MovementCommand, MovementKind, Posted, Refusal,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/accounts/{id}/deposit", post(deposit))
-        .route("/api/accounts/{id}/withdraw", post(withdraw))
-        .route("/api/accounts/{id}/transfer", post(transfer))
+        .route(
+            "/api/accounts/{id}/deposit",
+            post(|request: MovementRequest| movement(Route::Deposit, request)),
+        )
+        .route(
+            "/api/accounts/{id}/withdraw",
+            post(|request: MovementRequest| movement(Route::Withdraw, request)),
+        )
+        .route(
+            "/api/accounts/{id}/transfer",
+            post(|request: MovementRequest| movement(Route::Transfer, request)),
+        )
 }
 
-/// Which movement, with its validated inputs.
-#[derive(Clone, Debug)]
-enum Kind {
+/// Which movement route was called.
+#[derive(Clone, Copy, Debug)]
+enum Route {
     Deposit,
-    Withdrawal,
-    Transfer { destination: AccountNumber },
+    Withdraw,
+    Transfer,
 }
 
-impl Kind {
-    fn action(&self) -> &'static str {
+impl Route {
+    /// The movement, reading what only this route's body has (a transfer's destination).
+    fn read_kind(self, fields: &mut Fields<'_>) -> Option<MovementKind> {
         match self {
-            Self::Deposit => "deposit",
-            Self::Withdrawal => "withdrawal",
-            Self::Transfer { .. } => "transfer",
+            Self::Deposit => Some(MovementKind::Deposit),
+            Self::Withdraw => Some(MovementKind::Withdrawal),
+            Self::Transfer => fields
+                .required("to_account_number", |text| {
+                    AccountNumber::parse(text).ok_or_else(|| "Account not found.".to_owned())
+                })
+                .map(|destination| MovementKind::Transfer { destination }),
         }
     }
 }
 
-/// Everything one movement request carries once validated.
+/// Everything a movement request carries, extracted in the order its failures are answered:
+/// credentials (`401`), account id (`404`), `Idempotency-Key` (`400`), then the body
+/// (`400`/`413`/`415`).
 struct MovementRequest {
-    kind: Kind,
-    account_id: i64,
-    amount: Amount,
-    description: String,
-    /// The key and the request's fingerprint, when the client sent a key.
-    key: Option<(String, [u8; 32])>,
+    state: AppState,
+    user: AuthUser,
+    context: RequestContext,
+    account: AccountId,
+    /// The `Idempotency-Key`, if sent, with the path it is fingerprinted with: one trailing
+    /// slash, so `/deposit` and `/deposit/` are one request. (The path is only copied when a
+    /// key was sent.)
+    keyed: Option<(String, String)>,
+    body: Map<String, Value>,
 }
 
-async fn deposit(
-    state: State<AppState>,
-    user: AuthUser,
-    ctx: RequestContext,
-    id: Id,
-    key: IdempotencyKey,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, uri, body, |_| {
-        Some(Kind::Deposit)
-    })
-    .await
+impl FromRequest<AppState> for MovementRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let user = AuthUser::from_request_parts(&mut parts, state).await?;
+        let context = RequestContext::from_request_parts(&mut parts, state).await?;
+        let Id(account) = Id::from_request_parts(&mut parts, state).await?;
+        let IdempotencyKey(key) = IdempotencyKey::from_request_parts(&mut parts, state).await?;
+        let keyed = key.map(|key| {
+            let path = format!("{}/", parts.uri.path().trim_end_matches('/'));
+            (key, path)
+        });
+        let Body(body) = Body::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(Self {
+            state: state.clone(),
+            user,
+            context,
+            account: AccountId::new(account),
+            keyed,
+            body,
+        })
+    }
 }
 
-async fn withdraw(
-    state: State<AppState>,
-    user: AuthUser,
-    ctx: RequestContext,
-    id: Id,
-    key: IdempotencyKey,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, uri, body, |_| {
-        Some(Kind::Withdrawal)
-    })
-    .await
-}
-
-async fn transfer(
-    state: State<AppState>,
-    user: AuthUser,
-    ctx: RequestContext,
-    id: Id,
-    key: IdempotencyKey,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    handle(state, user, ctx, id, key, uri, body, |fields| {
-        fields
-            .required("to_account_number", |text| {
-                AccountNumber::parse(text).ok_or_else(|| "Account not found.".to_owned())
-            })
-            .map(|destination| Kind::Transfer { destination })
-    })
-    .await
-}
-
-// The seven extractors every movement needs, plus the part that differs per movement.
-#[allow(clippy::too_many_arguments)]
-async fn handle(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ctx: RequestContext,
-    Id(account_id): Id,
-    IdempotencyKey(key): IdempotencyKey,
-    uri: Uri,
-    Body(body): Body,
-    read_kind: impl FnOnce(&mut Fields<'_>) -> Option<Kind>,
-) -> Result<Response, ApiError> {
+/// The one movement handler: validate, run the command, answer (fresh or replayed).
+async fn movement(route: Route, request: MovementRequest) -> Result<Response, ApiError> {
+    let MovementRequest {
+        state,
+        user,
+        context,
+        account,
+        keyed,
+        body,
+    } = request;
     state.throttle.hit(
         &format!("movements:{}", user.user_id),
         state.config.throttle_movements_per_user_per_minute,
     )?;
     let mut fields = Fields::new(&body);
-    let kind = read_kind(&mut fields);
+    let kind = route.read_kind(&mut fields);
     let amount = fields.amount("amount");
     let description = fields
         .optional("description", false, |text| {
@@ -134,187 +136,189 @@ async fn handle(
         })
         .flatten()
         .unwrap_or_default();
-    refuse_invalid(&state, user, account_id, fields).await?;
+    refuse_invalid(&state, user, account, fields).await?;
     let (Some(kind), Some(amount)) = (kind, amount) else {
         return Err(ApiError::internal("validated movement is incomplete"));
     };
-    let path = format!("{}/", uri.path().trim_end_matches('/'));
-    let key = key.map(|key| {
+    let idempotency = keyed.map(|(key, path)| Idempotency {
         // Every movement route is a POST: the path and body tell requests apart.
-        let fingerprint = idempotency::fingerprint("POST", &path, &body);
-        (key, fingerprint)
+        fingerprint: fingerprint("POST", &path, &body),
+        key,
     });
-    let _in_flight = match &key {
-        Some((key, _)) => Some(state.in_flight.claim(user.user_id.get(), key)?),
+    let _in_flight = match &idempotency {
+        Some(keyed) => Some(state.in_flight.claim(user.user_id, &keyed.key)?),
         None => None,
     };
-    let request = MovementRequest {
+    let action = kind.action();
+    let command = MovementCommand {
+        user: user.user_id,
+        account,
         kind,
-        account_id,
         amount,
         description,
-        key,
+        idempotency,
+        audit: context.audit_as(&user),
+        render: answer,
     };
-    let audit_context = ctx.audit_as(&user);
-    let action = request.kind.action();
-    let answer = state
-        .store
-        .sqlite()
-        .write(move |conn| execute(conn, user.user_id.get(), &audit_context, &request))
-        .await?;
-    let outcome = match (answer.replayed, answer.status) {
-        (true, _) => "replayed",
-        (false, 200) => "success",
-        (false, _) => "refused",
-    };
-    state.metrics.record_movement(action, outcome);
-    if let Some(audit_id) = answer.audit_id {
-        tracing::info!(
-            user_id = user.user_id.get(),
-            account_id,
-            action,
-            status = answer.status,
-            audit_id,
-            "money movement"
-        );
+    match state.store.move_money(command).await? {
+        MovementAnswer::Fresh {
+            answer,
+            outcome,
+            audit,
+        } => {
+            let label = match outcome {
+                Outcome::Success => "success",
+                _ => "refused",
+            };
+            state.metrics.record_movement(action, label);
+            tracing::info!(
+                user_id = user.user_id.get(),
+                account_id = account.get(),
+                action,
+                status = answer.status,
+                audit_id = audit.get(),
+                "money movement"
+            );
+            Ok(respond(answer.status, answer.body, false))
+        }
+        MovementAnswer::Replayed { status, body } => {
+            state.metrics.record_movement(action, "replayed");
+            Ok(respond(status, body, true))
+        }
+        MovementAnswer::KeyReused => Err(ApiError::detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::IdempotencyKeyReused,
+            "This Idempotency-Key was already used with a different request.",
+        )),
     }
-    Ok(answer.into_response())
 }
 
 /// Answers a body's field errors, but only after confirming the account is the caller's, so
 /// that someone else's account id is always `404` whatever the body. Valid bodies skip this
-/// read: the ledger checks ownership inside its transaction.
+/// read: the ledger checks ownership inside its transaction (`Refusal::AccountNotFound`).
 async fn refuse_invalid(
     state: &AppState,
     user: AuthUser,
-    account_id: i64,
+    account: AccountId,
     fields: Fields<'_>,
 ) -> Result<(), ApiError> {
     if fields.errors.is_empty() {
         return Ok(());
     }
-    state
-        .store
-        .sqlite()
-        .read_point(move |conn| {
-            accounts::find_by_id_and_owner(conn, account_id, user.user_id.get())
-        })
-        .await?;
+    state.store.find_account(user.user_id, account).await?;
     fields.finish()
 }
 
-/// The answer to a movement request: fresh or replayed.
-struct Answer {
-    status: u16,
-    body: String,
-    replayed: bool,
-    audit_id: Option<i64>,
-}
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, self.body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if self.replayed {
-            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+/// The contract's answer to a movement's result — the ONE place a [`Refusal`] becomes a status
+/// and body. The store calls it inside the movement's write (`MovementCommand::render`) and
+/// stores what it returns under the idempotency key.
+fn answer(result: &Result<Posted, Refusal>) -> Result<Answer, ApiError> {
+    let refusal = match result {
+        Ok(posted) => {
+            let body = match *posted {
+                Posted::Deposit {
+                    transaction,
+                    new_balance,
+                } => serde_json::to_string(&PostingBody {
+                    status: "deposit successful",
+                    new_balance,
+                    transaction_id: transaction,
+                }),
+                Posted::Withdrawal {
+                    transaction,
+                    new_balance,
+                } => serde_json::to_string(&PostingBody {
+                    status: "withdrawal successful",
+                    new_balance,
+                    transaction_id: transaction,
+                }),
+                Posted::Transfer {
+                    transfer,
+                    source_balance,
+                } => serde_json::to_string(&TransferBody {
+                    status: "transfer successful",
+                    from_account_balance: source_balance,
+                    transfer_id: transfer,
+                }),
+            };
+            let body = body.map_err(|e| ApiError::internal(format!("movement body: {e}")))?;
+            return Ok(Answer {
+                status: StatusCode::OK.as_u16(),
+                code: None,
+                body,
+            });
         }
-        response
-    }
-}
-
-/// The writer job: idempotency check, movement, audit, stored answer — one transaction.
-fn execute(
-    conn: &rusqlite::Connection,
-    user_id: i64,
-    context: &AuditContext,
-    request: &MovementRequest,
-) -> Result<Answer, ApiError> {
-    let now_unix = chrono::Utc::now().timestamp();
-    if let Some((key, fingerprint)) = &request.key {
-        match idempotency::lookup(conn, user_id, key, fingerprint, now_unix)? {
-            Lookup::Absent => {}
-            Lookup::Replay { status, body } => {
-                return Ok(Answer {
-                    status,
-                    body,
-                    replayed: true,
-                    audit_id: None,
-                });
-            }
-            Lookup::Mismatch => {
-                return Err(ApiError::detail(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::IdempotencyKeyReused,
-                    "This Idempotency-Key was already used with a different request.",
-                ));
-            }
-        }
-    }
-    let movement = Movement {
-        user_id,
-        account_id: request.account_id,
-        amount: request.amount,
-        description: &request.description,
+        Err(refusal) => refusal_error(*refusal),
     };
-    // Every refusal is decided before the ledger's first write (ledger.rs), so a refused movement
-    // has changed nothing and the audit row and stored answer below record it; an SQLite error
-    // is not a refusal and rolls back the whole job.
-    let result = match &request.kind {
-        Kind::Deposit => ledger::deposit(conn, &movement).map(|posting| {
-            json!({"status": "deposit successful", "new_balance": posting.new_balance.to_string(), "transaction_id": posting.transaction_id})
-        }),
-        Kind::Withdrawal => ledger::withdraw(conn, &movement).map(|posting| {
-            json!({"status": "withdrawal successful", "new_balance": posting.new_balance.to_string(), "transaction_id": posting.transaction_id})
-        }),
-        Kind::Transfer { destination } => ledger::transfer(conn, &movement, destination).map(|transfer| {
-            json!({"status": "transfer successful", "from_account_balance": transfer.source_balance.to_string(), "transfer_id": transfer.transfer_id})
-        }),
+    let code = match &refusal {
+        ApiError::Detail { code, .. } => Some(*code),
+        _ => None,
     };
-    let (status, body, outcome) = match result {
-        Ok(body) => (StatusCode::OK, body, Outcome::Success),
-        Err(error) => match error.client_body() {
-            // A refusal the client caused: audited and remembered like a success.
-            Some((status, body)) if status.is_client_error() => (status, body, Outcome::Failure),
-            // A server fault: nothing is stored, so a retry runs afresh.
-            _ => return Err(error),
-        },
-    };
-    let mut details = json!({ "amount": request.amount.to_string(), "status": status.as_u16() });
-    if let Kind::Transfer { destination } = &request.kind {
-        details["to_account_number"] = Value::from(destination.as_str());
-    }
-    for field in ["transaction_id", "transfer_id", "code"] {
-        if let Some(value) = body.get(field) {
-            details[field] = value.clone();
-        }
-    }
-    let event = AuditEvent {
-        action: request.kind.action(),
-        object: Some(("account", request.account_id)),
-        outcome,
-        details,
-    };
-    let audit_id = audit::record(conn, context, &event)?;
-    let body = body.to_string();
-    if let Some((key, fingerprint)) = &request.key {
-        idempotency::store(
-            conn,
-            user_id,
-            key,
-            fingerprint,
-            (status.as_u16(), &body),
-            now_unix,
-        )?;
-    }
+    let (status, body) = refusal
+        .client_body()
+        .ok_or_else(|| ApiError::internal("a refusal has no client body"))?;
     Ok(Answer {
         status: status.as_u16(),
-        body,
-        replayed: false,
-        audit_id: Some(audit_id),
+        code,
+        body: body.to_string(),
     })
 }
+
+/// The contract's error for each refusal: a `{"detail", "code"}` rule, except where the
+/// contract names the offending field (`to_account_number`), and `404` for an account that is
+/// not the caller's.
+fn refusal_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::AccountNotFound => ApiError::not_found(),
+        Refusal::AccountFrozen => ApiError::account_frozen(),
+        Refusal::AccountClosed => ApiError::account_closed(),
+        Refusal::InsufficientFunds => ApiError::insufficient_funds(),
+        Refusal::BalanceLimitExceeded => ApiError::balance_limit_exceeded(),
+        Refusal::DestinationNotFound => ApiError::field("to_account_number", "Account not found."),
+        Refusal::SameAccount => {
+            ApiError::field("to_account_number", "Cannot transfer to the same account.")
+        }
+        Refusal::DestinationFrozen => {
+            ApiError::rule(ErrorCode::AccountFrozen, "Destination account is frozen.")
+        }
+        Refusal::DestinationClosed => {
+            ApiError::rule(ErrorCode::AccountClosed, "Destination account is closed.")
+        }
+    }
+}
+
+/// A deposit's or withdrawal's `200` body.
+#[derive(Serialize)]
+struct PostingBody {
+    status: &'static str,
+    #[serde(serialize_with = "crate::store::display")]
+    new_balance: Balance,
+    transaction_id: TransactionId,
+}
+
+/// A transfer's `200` body.
+#[derive(Serialize)]
+struct TransferBody {
+    status: &'static str,
+    #[serde(serialize_with = "crate::store::display")]
+    from_account_balance: Balance,
+    transfer_id: TransferId,
+}
+
+/// A movement's answer as a response: the stored JSON text, marked when it is a replay.
+fn respond(status: u16, body: String, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests;

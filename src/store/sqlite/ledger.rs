@@ -1,229 +1,331 @@
-//! THE ONLY CODE THAT MOVES MONEY: deposit, withdraw, transfer.
+//! THE ONLY CODE THAT MOVES MONEY: deposit, withdraw, transfer, and the writer job around them.
 //!
-//! Each function runs inside the writer's `BEGIN IMMEDIATE` transaction (see `writer.rs`), so
-//! its "read balance, check, write balance, append ledger rows" cannot interleave with any other
-//! write. Every refusal (unknown, frozen or closed account, insufficient funds, balance limit) is
-//! decided before the first write, so a refused movement returns `Err` having changed nothing,
-//! and the caller can still record the refusal in the same job; an SQLite error after a write
-//! makes the whole job roll back to its savepoint (writer.rs). After posting, each function
-//! checks its postconditions in Rust; the schema's `CHECK` constraints enforce them again.
+//! [`execute`] is one writer job (one savepoint inside the writer's `BEGIN IMMEDIATE`, see
+//! `commit/writer.rs`): idempotency lookup, posting, audit row, stored answer. Because every
+//! write goes through the one writer thread, the ledger's "read balance, check, write balance,
+//! append ledger rows" cannot interleave with any other write.
+//!
+//! Every refusal (unknown, frozen or closed account, insufficient funds, balance limit) is
+//! decided before the first write and returned as a typed [`Refusal`], having changed nothing,
+//! so the job can still record it; an SQLite error after a write makes the whole job roll back
+//! to its savepoint. This module builds no `ApiError` and knows no JSON field: a fault is a
+//! `rusqlite::Error`, a refusal a `Refusal`, and the answer's text comes from the command's
+//! `render` (store/movements.rs). Hence [`post`]'s `rusqlite::Result<Result<Posted, Refusal>>`:
+//! the outer `Err` is the database failing (roll back, store nothing), the inner one the
+//! ledger's verdict (audit it, remember it under the key).
+//!
+//! After posting, each movement asserts its postconditions with `assert!` (in release too, as
+//! TigerBeetle does: a ledger that contradicts itself must stop, not commit): each `UPDATE`
+//! changed exactly the one row whose balance was read (the `WHERE` names the balance read, so
+//! a row changed behind the ledger's back would change zero rows), each ledger row was
+//! inserted, the balance written is the balance read ± the amount, and a transfer's legs sum to
+//! zero. They check values already in hand and `changes()` counts: no extra query. A failed
+//! assertion panics inside the job, which the writer turns into a rollback and a `500`. The
+//! schema's `CHECK` constraints enforce the balances again.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::domain::{AccountNumber, AccountStatus, Amount, Balance, TransactionType};
-use crate::error::{ApiError, ErrorCode};
-use crate::store::ids::AccountId;
-use crate::store::sqlite::accounts::{self, Account, account_closed, account_frozen};
+use crate::error::ApiError;
+use crate::store::audit::{AuditEvent, Outcome};
+use crate::store::ids::{AccountId, CustomerId, TransactionId, TransferId, UserId};
+use crate::store::movements::{
+    MovementAnswer, MovementCommand, MovementKind, Posted, Refusal, audit_details,
+};
+use crate::store::sqlite::idempotency::{self, Lookup};
+use crate::store::sqlite::{audit, decode, decode_cents};
 
-/// The result of a deposit or withdrawal.
-#[derive(Clone, Copy, Debug)]
-pub struct Posting {
-    pub transaction_id: i64,
-    pub new_balance: Balance,
-}
+#[cfg(test)]
+mod tests;
 
-/// The result of a transfer.
-#[derive(Clone, Copy, Debug)]
-pub struct Transfer {
-    pub transfer_id: i64,
-    pub source_balance: Balance,
-}
-
-/// What a movement says about itself.
-pub struct Movement<'a> {
-    pub user_id: i64,
-    pub account_id: i64,
-    pub amount: Amount,
-    pub description: &'a str,
-}
-
-pub fn deposit(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, ApiError> {
-    let account = accounts::find_by_id_and_owner(conn, movement.account_id, movement.user_id)?;
-    ensure_movable(&account, false)?;
-    let new_balance = account
-        .balance
-        .credit(movement.amount)
-        .ok_or_else(ApiError::balance_limit_exceeded)?;
-    let now = posting_time();
-    set_balance(conn, account.id, new_balance, 1, &now)?;
-    let transaction_id = append(
-        conn,
-        &[Leg::plain(
-            &account,
-            TransactionType::Deposit,
-            movement,
-            new_balance,
-        )],
-        &now,
-    )?;
-    debug_assert_eq!(
-        new_balance.cents() - account.balance.cents(),
-        movement.amount.cents()
-    );
-    Ok(Posting {
-        transaction_id,
-        new_balance,
-    })
-}
-
-pub fn withdraw(conn: &Connection, movement: &Movement<'_>) -> Result<Posting, ApiError> {
-    let account = accounts::find_by_id_and_owner(conn, movement.account_id, movement.user_id)?;
-    ensure_movable(&account, false)?;
-    let new_balance = account
-        .balance
-        .debit(movement.amount)
-        .ok_or_else(ApiError::insufficient_funds)?;
-    let now = posting_time();
-    set_balance(conn, account.id, new_balance, 1, &now)?;
-    let transaction_id = append(
-        conn,
-        &[Leg::plain(
-            &account,
-            TransactionType::Withdrawal,
-            movement,
-            new_balance,
-        )],
-        &now,
-    )?;
-    debug_assert_eq!(
-        account.balance.cents() - new_balance.cents(),
-        movement.amount.cents()
-    );
-    debug_assert!(new_balance.cents() >= 0);
-    Ok(Posting {
-        transaction_id,
-        new_balance,
-    })
-}
-
-pub fn transfer(
-    conn: &Connection,
-    movement: &Movement<'_>,
-    destination_number: &AccountNumber,
-) -> Result<Transfer, ApiError> {
-    let source = accounts::find_by_id_and_owner(conn, movement.account_id, movement.user_id)?;
-    let destination = accounts::find_by_number(conn, destination_number)?
-        .ok_or_else(|| ApiError::field("to_account_number", "Account not found."))?;
-    if destination.id == source.id {
-        return Err(ApiError::field(
-            "to_account_number",
-            "Cannot transfer to the same account.",
-        ));
+/// The writer job of one movement: replay or refuse a known key, post (or refuse), audit, and
+/// store the answer under the key. `Err` only for a database fault (the job rolls back).
+pub fn execute(conn: &Connection, command: &MovementCommand) -> Result<MovementAnswer, ApiError> {
+    let now_unix = Utc::now().timestamp();
+    if let Some(keyed) = &command.idempotency {
+        match idempotency::lookup(conn, command.user, &keyed.key, &keyed.fingerprint, now_unix)? {
+            Lookup::Absent => {}
+            Lookup::Replay { status, body } => {
+                return Ok(MovementAnswer::Replayed { status, body });
+            }
+            Lookup::Mismatch => return Ok(MovementAnswer::KeyReused),
+        }
     }
-    ensure_movable(&source, false)?;
-    ensure_movable(&destination, true)?;
-    let source_balance = source
-        .balance
-        .debit(movement.amount)
-        .ok_or_else(ApiError::insufficient_funds)?;
-    let destination_balance = destination
-        .balance
-        .credit(movement.amount)
-        .ok_or_else(ApiError::balance_limit_exceeded)?;
+    let result = post(conn, command)?;
+    let answer = (command.render)(&result)?;
+    let outcome = match result {
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    };
+    let event = AuditEvent {
+        action: command.kind.action(),
+        object: Some(("account", command.account.get())),
+        outcome,
+        details: audit_details(command, &result, &answer)?,
+    };
+    let audit_id = audit::record(conn, &command.audit, &event)?;
+    if let Some(keyed) = &command.idempotency {
+        idempotency::store(
+            conn,
+            command.user,
+            &keyed.key,
+            &keyed.fingerprint,
+            (answer.status, &answer.body),
+            now_unix,
+        )?;
+    }
+    Ok(MovementAnswer::Fresh {
+        answer,
+        outcome,
+        audit: crate::store::ids::AuditId::new(audit_id),
+    })
+}
+
+/// Posts the movement, or says why not (having written nothing).
+pub fn post(
+    conn: &Connection,
+    command: &MovementCommand,
+) -> rusqlite::Result<Result<Posted, Refusal>> {
+    let Some(account) = find_owned(conn, command.account, command.user)? else {
+        return Ok(Err(Refusal::AccountNotFound));
+    };
+    match &command.kind {
+        MovementKind::Deposit => deposit(conn, command, &account),
+        MovementKind::Withdrawal => withdraw(conn, command, &account),
+        MovementKind::Transfer { destination } => transfer(conn, command, &account, destination),
+    }
+}
+
+fn deposit(
+    conn: &Connection,
+    command: &MovementCommand,
+    account: &Holding,
+) -> rusqlite::Result<Result<Posted, Refusal>> {
+    if let Err(refusal) = ensure_movable(account) {
+        return Ok(Err(refusal));
+    }
+    let Some(new_balance) = account.balance.credit(command.amount) else {
+        return Ok(Err(Refusal::BalanceLimitExceeded));
+    };
+    assert_eq!(
+        new_balance.cents() - account.balance.cents(),
+        command.amount.cents()
+    );
+    let now = posting_time();
+    set_balance(conn, account, new_balance, &now)?;
+    let leg = Leg::plain(account, TransactionType::Deposit, command, new_balance);
+    let transaction = append(conn, &[leg], &now)?;
+    Ok(Ok(Posted::Deposit {
+        transaction,
+        new_balance,
+    }))
+}
+
+fn withdraw(
+    conn: &Connection,
+    command: &MovementCommand,
+    account: &Holding,
+) -> rusqlite::Result<Result<Posted, Refusal>> {
+    if let Err(refusal) = ensure_movable(account) {
+        return Ok(Err(refusal));
+    }
+    let Some(new_balance) = account.balance.debit(command.amount) else {
+        return Ok(Err(Refusal::InsufficientFunds));
+    };
+    assert_eq!(
+        account.balance.cents() - new_balance.cents(),
+        command.amount.cents()
+    );
+    assert!(new_balance.cents() >= 0);
+    let now = posting_time();
+    set_balance(conn, account, new_balance, &now)?;
+    let leg = Leg::plain(account, TransactionType::Withdrawal, command, new_balance);
+    let transaction = append(conn, &[leg], &now)?;
+    Ok(Ok(Posted::Withdrawal {
+        transaction,
+        new_balance,
+    }))
+}
+
+fn transfer(
+    conn: &Connection,
+    command: &MovementCommand,
+    source: &Holding,
+    destination_number: &AccountNumber,
+) -> rusqlite::Result<Result<Posted, Refusal>> {
+    let Some(destination) = find_by_number(conn, destination_number)? else {
+        return Ok(Err(Refusal::DestinationNotFound));
+    };
+    if destination.id == source.id {
+        return Ok(Err(Refusal::SameAccount));
+    }
+    if let Err(refusal) = ensure_movable(source) {
+        return Ok(Err(refusal));
+    }
+    match destination.status {
+        AccountStatus::Active => {}
+        AccountStatus::Frozen => return Ok(Err(Refusal::DestinationFrozen)),
+        AccountStatus::Closed => return Ok(Err(Refusal::DestinationClosed)),
+    }
+    let Some(source_balance) = source.balance.debit(command.amount) else {
+        return Ok(Err(Refusal::InsufficientFunds));
+    };
+    let Some(destination_balance) = destination.balance.credit(command.amount) else {
+        return Ok(Err(Refusal::BalanceLimitExceeded));
+    };
+    // The two legs sum to zero: what leaves the source arrives at the destination, no more.
+    let debited = source.balance.cents() - source_balance.cents();
+    let credited = destination_balance.cents() - destination.balance.cents();
+    assert_eq!(debited, command.amount.cents());
+    assert_eq!(debited - credited, 0);
 
     let now = posting_time();
-    let transfer_id = conn
-        .prepare_cached(
+    let transfer_id = TransferId::new(
+        conn.prepare_cached(
             "INSERT INTO transfers (source_account_id, destination_account_id, amount_cents, created_at)
              VALUES (?1, ?2, ?3, ?4)",
         )?
-        .insert(params![source.id, destination.id, movement.amount.cents(), now])?;
-    set_balance(conn, source.id, source_balance, 1, &now)?;
-    set_balance(conn, destination.id, destination_balance, 1, &now)?;
+        .insert(params![source.id, destination.id, command.amount.cents(), now])?,
+    );
+    set_balance(conn, source, source_balance, &now)?;
+    set_balance(conn, &destination, destination_balance, &now)?;
     let out_leg = Leg {
-        account: &source,
+        account: source,
         kind: TransactionType::TransferOut,
-        amount: movement.amount,
+        amount: command.amount,
         balance_after: source_balance,
-        counterparty: Some(destination.account_number.as_str()),
-        transfer_id: Some(transfer_id),
-        description: movement.description,
+        counterparty: Some(destination.number.as_str()),
+        transfer: Some(transfer_id),
+        description: &command.description,
     };
     let in_leg = Leg {
         account: &destination,
         kind: TransactionType::TransferIn,
         balance_after: destination_balance,
-        counterparty: Some(source.account_number.as_str()),
+        counterparty: Some(source.number.as_str()),
         ..out_leg
     };
     append(conn, &[out_leg, in_leg], &now)?;
-
-    // The two legs sum to zero: what left the source arrived at the destination.
-    debug_assert_eq!(
-        (source.balance.cents() - source_balance.cents())
-            - (destination_balance.cents() - destination.balance.cents()),
-        0
-    );
-    Ok(Transfer {
-        transfer_id,
+    Ok(Ok(Posted::Transfer {
+        transfer: transfer_id,
         source_balance,
-    })
+    }))
 }
 
-/// Refuses movements on frozen or closed accounts.
-fn ensure_movable(account: &Account, is_destination: bool) -> Result<(), ApiError> {
-    match (account.status, is_destination) {
-        (AccountStatus::Active, _) => Ok(()),
-        (AccountStatus::Frozen, false) => Err(account_frozen()),
-        (AccountStatus::Closed, false) => Err(account_closed()),
-        (AccountStatus::Frozen, true) => Err(ApiError::rule(
-            ErrorCode::AccountFrozen,
-            "Destination account is frozen.",
-        )),
-        (AccountStatus::Closed, true) => Err(ApiError::rule(
-            ErrorCode::AccountClosed,
-            "Destination account is closed.",
-        )),
+/// Refuses movements out of (or into) a frozen or closed account of the caller's.
+fn ensure_movable(account: &Holding) -> Result<(), Refusal> {
+    match account.status {
+        AccountStatus::Active => Ok(()),
+        AccountStatus::Frozen => Err(Refusal::AccountFrozen),
+        AccountStatus::Closed => Err(Refusal::AccountClosed),
     }
 }
 
+/// What the ledger reads of an account: only the columns a movement needs, decoded strictly
+/// (a number, balance or status the domain refuses is a conversion error, never a default).
+/// Narrower than `accounts::Account`, so the hot path decodes two strings, not six.
+#[derive(Clone, Debug)]
+struct Holding {
+    id: AccountId,
+    number: AccountNumber,
+    customer: CustomerId,
+    balance: Balance,
+    status: AccountStatus,
+}
+
+impl Holding {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            number: decode(row, 1, AccountNumber::parse)?,
+            customer: row.get(2)?,
+            balance: decode_cents(row, 3, Balance::from_cents)?,
+            status: decode(row, 4, AccountStatus::parse)?,
+        })
+    }
+}
+
+/// The account `id` if it belongs to `user`'s live profile (the rule of
+/// `accounts::find_by_id_and_owner`).
+fn find_owned(conn: &Connection, id: AccountId, user: UserId) -> rusqlite::Result<Option<Holding>> {
+    conn.prepare_cached(
+        "SELECT a.id, a.account_number, a.customer_id, a.balance_cents, a.status
+         FROM accounts a JOIN customers c ON c.id = a.customer_id
+         WHERE a.id = ?1 AND c.user_id = ?2 AND c.deleted_at IS NULL",
+    )?
+    .query_row(params![id, user], Holding::from_row)
+    .optional()
+}
+
+/// Any account by number (a transfer's destination may belong to anyone).
+fn find_by_number(conn: &Connection, number: &AccountNumber) -> rusqlite::Result<Option<Holding>> {
+    conn.prepare_cached(
+        "SELECT a.id, a.account_number, a.customer_id, a.balance_cents, a.status
+         FROM accounts a WHERE a.account_number = ?1",
+    )?
+    .query_row([number.as_str()], Holding::from_row)
+    .optional()
+}
+
+/// Writes `balance` over the balance the ledger read and counts one posting. The `WHERE`
+/// names the balance read, so exactly one row changes unless the row moved behind the
+/// ledger's back — which the assertion refuses to commit.
 fn set_balance(
     conn: &Connection,
-    account_id: AccountId,
+    account: &Holding,
     balance: Balance,
-    postings: i64,
     now: &str,
-) -> Result<(), ApiError> {
+) -> rusqlite::Result<()> {
     let updated = conn
         .prepare_cached(
-            "UPDATE accounts SET balance_cents = ?1, transaction_count = transaction_count + ?2, updated_at = ?3
-             WHERE id = ?4",
+            "UPDATE accounts SET balance_cents = ?1, transaction_count = transaction_count + 1,
+                 updated_at = ?2
+             WHERE id = ?3 AND balance_cents = ?4",
         )?
-        .execute(params![balance.cents(), postings, now, account_id])?;
-    debug_assert_eq!(updated, 1);
+        .execute(params![
+            balance.cents(),
+            now,
+            account.id,
+            account.balance.cents()
+        ])?;
+    assert_eq!(
+        updated, 1,
+        "account {} changed behind the ledger's back",
+        account.id
+    );
     Ok(())
 }
 
 /// One ledger row to append.
 #[derive(Clone, Copy)]
 struct Leg<'a> {
-    account: &'a Account,
+    account: &'a Holding,
     kind: TransactionType,
     amount: Amount,
     balance_after: Balance,
     counterparty: Option<&'a str>,
-    transfer_id: Option<i64>,
+    transfer: Option<TransferId>,
     description: &'a str,
 }
 
 impl<'a> Leg<'a> {
     fn plain(
-        account: &'a Account,
+        account: &'a Holding,
         kind: TransactionType,
-        movement: &'a Movement<'a>,
+        command: &'a MovementCommand,
         balance_after: Balance,
     ) -> Self {
         Leg {
             account,
             kind,
-            amount: movement.amount,
+            amount: command.amount,
             balance_after,
             counterparty: None,
-            transfer_id: None,
-            description: movement.description,
+            transfer: None,
+            description: &command.description,
         }
     }
 }
@@ -236,7 +338,7 @@ impl<'a> Leg<'a> {
 /// SQLite gathers `RETURNING` rows in an ephemeral table, which costs a temporary b-tree (its
 /// pager, page and cursor allocated and freed) on every insert. That was a fifth of `append`'s
 /// time on the writer thread (BENCHMARKS.md).
-fn append(conn: &Connection, legs: &[Leg<'_>], now: &str) -> Result<i64, ApiError> {
+fn append(conn: &Connection, legs: &[Leg<'_>], now: &str) -> rusqlite::Result<TransactionId> {
     let first_id: i64 = conn
         .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM transactions")?
         .query_row([], |row| row.get(0))?;
@@ -254,13 +356,13 @@ fn append(conn: &Connection, legs: &[Leg<'_>], now: &str) -> Result<i64, ApiErro
             leg.amount.cents(),
             leg.balance_after.cents(),
             leg.counterparty,
-            leg.transfer_id,
+            leg.transfer,
             leg.description,
             now
         ])?;
-        debug_assert_eq!(inserted, 1);
+        assert_eq!(inserted, 1, "ledger row {id} was not inserted");
     }
-    Ok(first_id)
+    Ok(TransactionId::new(first_id))
 }
 
 /// The newest posting time handed out, in microseconds since the epoch.
