@@ -26,17 +26,35 @@
 //! # A request's life
 //!
 //! `POST /api/accounts/7/withdraw/` → trailing slash trimmed → `around_request` gives it an id →
-//! `AuthUser` resolves the token (an in-memory cache, else a read on the pool) → `Body` reads at
-//! most 64 KiB of JSON → `Fields` turns `amount` into an `Amount` or a DRF field error →
-//! `Db::write` queues a job → the writer thread runs `ledger::withdraw` inside a savepoint of its
-//! current transaction and commits the batch → a syncer thread fsyncs the WAL and only then
-//! answers → the handler renders `{"status": "withdrawal successful", ...}`.
+//! `AuthUser` resolves the token (an in-memory cache, else `Store::token_owner`) → the
+//! `MovementRequest` extractor reads at most 64 KiB of JSON and turns `amount` into an `Amount`
+//! or a DRF field error → `Store::move_money` with a typed `MovementCommand` → the SQLite
+//! backend queues one writer job, which runs `ledger::execute` inside a savepoint of the
+//! writer's current transaction (idempotency key, posting, audit row, stored answer) and
+//! commits the batch → a syncer thread fsyncs the WAL and only then answers → the handler
+//! renders the `Posted` result, or the typed `Refusal`, as the contract's JSON.
+//! `docs/ARCHITECTURE.md` follows a transfer the same way, file by file.
 //!
 //! # Reading order
 //!
 //! `limits.rs`, `domain/money.rs`, `error.rs`, `store/mod.rs`, `store/sqlite/commit/mod.rs`,
 //! `store/sqlite/commit/writer.rs`, `store/sqlite/ledger.rs`, `state.rs`, `http/mod.rs`,
 //! `http/movements.rs`.
+//!
+//! # Where to add a test
+//!
+//! * A new API behaviour: `tests/api/<resource>.rs`, black-box through
+//!   `tests/support/app.rs::spawn_app()`; it runs against the real router on port 0 and a
+//!   temporary database, and must not depend on which store is underneath.
+//! * A new CLI behaviour, a crash or a durability case: the real binary through
+//!   `tests/support/child.rs` (`ChildServer`), in `tests/cli/`, `tests/durability.rs`,
+//!   `tests/verify_and_backup.rs` or `tests/restore.rs`.
+//! * The writer, the ledger or a store query: a `#[cfg(test)]` module beside the code
+//!   (`store/sqlite/commit/writer/tests.rs`, `store/sqlite/ledger/tests.rs`) over a temporary or
+//!   in-memory database.
+//! * Pure rules (money, numbers, passwords): unit and `proptest` tests in `src/domain/`.
+//!
+//! `tests/support/mod.rs` says more.
 
 pub mod app;
 pub mod auth;

@@ -78,16 +78,6 @@ impl Store {
         Ok(Self::Sqlite(db))
     }
 
-    /// The SQLite backend's handle.
-    ///
-    /// TEMPORARY while issue 13 moves each resource behind typed methods: nothing above the
-    /// store may call this when the seam is finished.
-    pub fn sqlite(&self) -> &sqlite::Db {
-        match self {
-            Self::Sqlite(db) => db,
-        }
-    }
-
     /// The generated secret `name` (JWT signing key, card hashing key), created on first use and
     /// kept in the database so that every restart, and every node of a bank, shares it.
     pub fn stored_secret(&self, name: &str) -> Result<crate::config::Secret, String> {
