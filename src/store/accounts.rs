@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::ApiError;
 use crate::store::ids::{AccountId, CustomerId, UserId};
-use crate::store::transactions::OrderTerm;
+use crate::store::ordering::OrderTerm;
 use crate::store::{PageWindow, Store, sqlite};
 
 /// One account, decoded strictly from its row.

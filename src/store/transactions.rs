@@ -1,13 +1,13 @@
 //! Reading the ledger: the transaction row, the typed list filters and ordering, and the
 //! `Store` queries that answer them. Only a backend's `ledger.rs` writes ledger rows.
 //!
-//! `OrderTerm` lives here because the ledger list was the first to take `?ordering=`; the
-//! account list reuses it with its own field enum. Each field enum names what may be ordered
-//! by, never a column: the backend maps fields to its columns (`sqlite/transactions.rs`).
+//! `TransactionOrderField` names what the list may be ordered by, never a column: the backend
+//! maps fields to its columns (`sqlite/transactions.rs`); the term itself is `store::ordering`'s.
 
 use crate::domain::{AccountNumber, Amount, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::store::ids::{AccountId, TransactionId, TransferId, UserId};
+use crate::store::ordering::OrderTerm;
 use crate::store::{PageWindow, Store, sqlite};
 
 /// One ledger row, decoded strictly: a type, amount, balance or account number the domain
@@ -46,13 +46,6 @@ fn serialize_optional_number<S: serde::Serializer>(
         Some(number) => serializer.serialize_str(number.as_str()),
         None => serializer.serialize_none(),
     }
-}
-
-/// One `?ordering=` term over a list's field enum `F`: the field and its direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderTerm<F> {
-    pub field: F,
-    pub descending: bool,
 }
 
 /// What a transaction list may be ordered by.
