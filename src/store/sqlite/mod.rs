@@ -356,6 +356,18 @@ pub(crate) fn decode_cents<T>(
     from_cents(cents).ok_or_else(|| corrupt(index, format!("cents out of range: {cents}")))
 }
 
+/// `decode` for a nullable column: `NULL` is `None`, text the domain refuses is an error.
+pub(crate) fn decode_optional<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => decode(row, index, parse).map(Some),
+    }
+}
+
 fn corrupt(index: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, why.into())
 }

@@ -13,8 +13,8 @@ use crate::error::ApiError;
 use crate::limits::ORDERING_SORT_ROWS_MAX;
 use crate::store::PageWindow;
 use crate::store::ordering::OrderTerm;
-use crate::store::sqlite::customers::{self, decode_optional};
-use crate::store::sqlite::{decode, decode_cents};
+use crate::store::sqlite::customers;
+use crate::store::sqlite::{decode, decode_cents, decode_optional};
 use crate::store::transactions::{TransactionFilters, TransactionOrderField};
 
 pub use crate::store::transactions::Transaction;
