@@ -8,7 +8,7 @@ use crate::domain::time::parse_date;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::sqlite::decode_optional;
 
-pub use crate::store::customers::{Customer, ProfileChanges};
+use crate::store::customers::{Customer, ProfileChanges};
 
 const SELECT_CUSTOMER: &str = "SELECT c.id, u.username, c.full_name, c.email, c.phone_number,
         c.date_of_birth, c.gender, c.created_at, c.updated_at

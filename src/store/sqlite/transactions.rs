@@ -17,7 +17,7 @@ use crate::store::sqlite::customers;
 use crate::store::sqlite::{decode, decode_cents, decode_optional};
 use crate::store::transactions::{TransactionFilters, TransactionOrderField};
 
-pub use crate::store::transactions::Transaction;
+use crate::store::transactions::Transaction;
 
 /// The result column number of each orderable field in `SELECT_TRANSACTION` (numbers, because
 /// the merged list is a compound `SELECT`).
