@@ -11,41 +11,24 @@ use crate::store::ordering::OrderTerm;
 use crate::store::{PageWindow, Store, sqlite};
 
 /// One ledger row, decoded strictly: a type, amount, balance or account number the domain
-/// refuses is a corrupt row (an internal error), never a plausible default.
-///
-/// `Serialize` is TEMPORARY, for `store::sqlite::admin` (staff list, flattened) and the
-/// statement detail, which still serialize rows; the API's shape is `http::transactions::
-/// TransactionBody`, which both should use. Both produce the same JSON.
-#[derive(Clone, Debug, serde::Serialize)]
+/// refuses is a corrupt row (an internal error), never a plausible default. Not `Serialize`: the
+/// API's shape is `http::transactions::TransactionBody`, built from it (the list, the detail,
+/// the staff list and a statement's page all answer that).
+#[derive(Clone, Debug)]
 pub struct Transaction {
     pub id: TransactionId,
     pub account: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
     pub account_number: AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
     pub transaction_type: TransactionType,
     /// Always positive; the type says which way it moved.
-    #[serde(serialize_with = "crate::store::display")]
     pub amount: Amount,
-    #[serde(serialize_with = "crate::store::display")]
     pub balance_after: Balance,
     /// The other account of a transfer leg; `None` exactly when `transfer_id` is.
-    #[serde(serialize_with = "serialize_optional_number")]
     pub counterparty_account_number: Option<AccountNumber>,
     pub transfer_id: Option<TransferId>,
     pub description: String,
     /// RFC 3339 UTC, as the writer stamped it.
     pub created_at: String,
-}
-
-fn serialize_optional_number<S: serde::Serializer>(
-    number: &Option<AccountNumber>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match number {
-        Some(number) => serializer.serialize_str(number.as_str()),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// What a transaction list may be ordered by.

@@ -372,25 +372,6 @@ fn corrupt(index: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, why.into())
 }
 
-/// Serializes integer cents as the contract's two-decimal string.
-pub fn serialize_cents<S: serde::Serializer>(
-    cents: &i64,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&crate::domain::money::Cents(*cents))
-}
-
-/// Serializes optional cents as a two-decimal string or `null`.
-pub fn serialize_optional_cents<S: serde::Serializer>(
-    cents: &Option<i64>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match cents {
-        Some(cents) => serialize_cents(cents, serializer),
-        None => serializer.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
