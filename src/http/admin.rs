@@ -17,15 +17,17 @@ use serde_json::Value;
 use crate::domain::time::parse_date;
 use crate::domain::{AccountStatus, TransactionType};
 use crate::error::ApiError;
+use crate::http::accounts::AccountBody;
+use crate::http::customers::CustomerBody;
 use crate::http::extract::{Id, QueryPairs, RequestContext, StaffUser};
 use crate::http::form::invalid_choice;
 use crate::http::pagination::store_page_response;
 use crate::http::query_filters::QueryFilters as Filters;
+use crate::http::transactions::TransactionBody;
 use crate::state::AppState;
-use crate::store::accounts::Account;
 use crate::store::admin::{
     AccountFilter, AuditFilter, AuditRow, CustomerFilter, DayRange, SetAccountFrozen, StaffAccount,
-    StaffAuditRow, StaffTransaction, Transaction, TransactionFilter,
+    StaffAuditRow, StaffTransaction, TransactionFilter,
 };
 use crate::store::ids::{AccountId, AuditId, CustomerId, UserId};
 
@@ -57,7 +59,10 @@ async fn customers(
         &headers,
         &query,
         "/api/admin/customers/",
-        |window| async move { store.staff_customers(filter, window).await },
+        |window| async move {
+            let (count, rows) = store.staff_customers(filter, window).await?;
+            Ok((count, rows.into_iter().map(CustomerBody).collect()))
+        },
     )
     .await
 }
@@ -226,7 +231,7 @@ async fn set_frozen(
     ctx: RequestContext,
     Id(id): Id,
     frozen: bool,
-) -> Result<Json<Account>, ApiError> {
+) -> Result<Json<AccountBody>, ApiError> {
     let command = SetAccountFrozen {
         account: AccountId::new(id),
         frozen,
@@ -241,39 +246,41 @@ async fn set_frozen(
         audit_id = audit_id.get(),
         "staff action"
     );
-    Ok(Json(account))
+    Ok(Json(AccountBody(account)))
 }
 
-/// An account as staff see it: the account, then its owner's username, so a person reads the
-/// list without looking ids up.
+/// An account as staff see it: the contract's account object, then its owner's username, so a
+/// person reads the list without looking ids up. `flatten` writes the account's fields first,
+/// in their order (serde_json keeps insertion order), then `username`.
 #[derive(Serialize)]
 struct StaffAccountBody {
     #[serde(flatten)]
-    account: Account,
+    account: AccountBody,
     username: String,
 }
 
 impl From<StaffAccount> for StaffAccountBody {
     fn from(row: StaffAccount) -> Self {
         Self {
-            account: row.account,
+            account: AccountBody(row.account),
             username: row.username,
         }
     }
 }
 
-/// A transaction as staff see it: with the account owner's username.
+/// A transaction as staff see it: the contract's transaction object, then the account owner's
+/// username.
 #[derive(Serialize)]
 struct StaffTransactionBody {
     #[serde(flatten)]
-    transaction: Transaction,
+    transaction: TransactionBody,
     username: String,
 }
 
 impl From<StaffTransaction> for StaffTransactionBody {
     fn from(row: StaffTransaction) -> Self {
         Self {
-            transaction: row.transaction,
+            transaction: TransactionBody(row.transaction),
             username: row.username,
         }
     }
@@ -329,5 +336,83 @@ impl From<StaffAuditRow> for StaffAuditRowBody {
             hash,
             actor_username: staff_row.actor_username,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccountNumber, AccountType, Amount, Balance};
+    use crate::store::accounts::Account;
+    use crate::store::ids::{TransactionId, TransferId};
+    use crate::store::transactions::Transaction;
+
+    fn account() -> Account {
+        Account {
+            id: AccountId::new(7),
+            account_number: AccountNumber::parse("ACC-000000007").expect("a valid number"),
+            account_type: AccountType::Savings,
+            nickname: "rainy day".to_owned(),
+            balance: Balance::from_cents(1250).expect("a valid balance"),
+            status: AccountStatus::Frozen,
+            customer: CustomerId::new(3),
+            created_at: "2026-01-02T03:04:05.000000Z".to_owned(),
+            updated_at: "2026-01-03T03:04:05.000000Z".to_owned(),
+        }
+    }
+
+    fn transaction(counterparty: Option<&str>) -> Transaction {
+        Transaction {
+            id: TransactionId::new(11),
+            account: AccountId::new(7),
+            account_number: AccountNumber::parse("ACC-000000007").expect("a valid number"),
+            transaction_type: TransactionType::TransferOut,
+            amount: Amount::from_cents(305).expect("a valid amount"),
+            balance_after: Balance::from_cents(945).expect("a valid balance"),
+            counterparty_account_number: counterparty
+                .map(|number| AccountNumber::parse(number).expect("a valid number")),
+            transfer_id: counterparty.map(|_| TransferId::new(5)),
+            description: "rent".to_owned(),
+            created_at: "2026-01-02T03:04:05.000000Z".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_staff_account_is_the_account_object_then_the_owner_username_in_contract_order() {
+        let row = StaffAccount {
+            account: account(),
+            username: "alice".to_owned(),
+        };
+
+        let json = serde_json::to_string(&StaffAccountBody::from(row)).expect("serializes");
+
+        assert_eq!(
+            json,
+            r#"{"id":7,"account_number":"ACC-000000007","account_type":"savings","nickname":"rainy day","balance":"12.50","status":"frozen","customer":3,"created_at":"2026-01-02T03:04:05.000000Z","updated_at":"2026-01-03T03:04:05.000000Z","username":"alice"}"#
+        );
+    }
+
+    #[test]
+    fn a_staff_transaction_is_the_transaction_object_then_the_owner_username_in_contract_order() {
+        let transfer = StaffTransaction {
+            transaction: transaction(Some("ACC-000000008")),
+            username: "alice".to_owned(),
+        };
+        let deposit = StaffTransaction {
+            transaction: transaction(None),
+            username: "bob".to_owned(),
+        };
+
+        let transfer = serde_json::to_string(&StaffTransactionBody::from(transfer)).expect("ok");
+        let deposit = serde_json::to_string(&StaffTransactionBody::from(deposit)).expect("ok");
+
+        assert_eq!(
+            transfer,
+            r#"{"id":11,"account":7,"account_number":"ACC-000000007","transaction_type":"transfer_out","amount":"3.05","balance_after":"9.45","counterparty_account_number":"ACC-000000008","transfer_id":5,"description":"rent","created_at":"2026-01-02T03:04:05.000000Z","username":"alice"}"#
+        );
+        assert_eq!(
+            deposit,
+            r#"{"id":11,"account":7,"account_number":"ACC-000000007","transaction_type":"transfer_out","amount":"3.05","balance_after":"9.45","counterparty_account_number":null,"transfer_id":null,"description":"rent","created_at":"2026-01-02T03:04:05.000000Z","username":"bob"}"#
+        );
     }
 }

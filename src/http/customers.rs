@@ -19,7 +19,7 @@ use crate::http::form::Fields;
 use crate::http::pagination::{PageLinks, PageRequest, envelope};
 use crate::http::register::{parse_email, parse_full_name};
 use crate::state::AppState;
-use crate::store::customers::{Customer, ProfileChanges, serialize_optional_display};
+use crate::store::customers::{Customer, ProfileChanges};
 use crate::store::ids::CustomerId;
 
 pub fn router() -> Router<AppState> {
@@ -181,5 +181,17 @@ impl Serialize for CustomerBody {
             updated_at: &customer.updated_at,
         }
         .serialize(serializer)
+    }
+}
+
+/// Serializes an optional domain value by its `Display` text (a date as `YYYY-MM-DD`, a gender
+/// as its code), or `null`.
+fn serialize_optional_display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
     }
 }

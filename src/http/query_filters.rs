@@ -6,7 +6,7 @@ use crate::domain::time::{parse_date, start_of_day};
 use crate::error::{ApiError, FieldErrors};
 use crate::http::extract::{QueryPairs, parse_positive_id};
 use crate::limits::SEARCH_TERMS_MAX;
-pub use crate::store::transactions::OrderTerm;
+use crate::store::ordering::OrderTerm;
 
 /// Reads list filters from the query string, collecting every error. Empty values are
 /// ignored, as django-filter does.

@@ -2,30 +2,21 @@
 //! account resource (open, list, find, change, close). Balances change only in a backend's
 //! `ledger.rs`.
 
-use serde::Serialize;
-
 use crate::domain::{AccountNumber, AccountStatus, AccountType, Balance};
 use crate::error::ApiError;
 use crate::store::ids::{AccountId, CustomerId, UserId};
-use crate::store::transactions::OrderTerm;
+use crate::store::ordering::OrderTerm;
 use crate::store::{PageWindow, Store, sqlite};
 
-/// One account, decoded strictly from its row.
-///
-/// `Serialize` is TEMPORARY, for `http::admin` (freeze answers) and `store::sqlite::admin`
-/// (the staff list, flattened), which still serialize the row; the API's shape is
-/// `http::accounts::AccountBody`, which both should use. Both produce the same JSON.
-#[derive(Clone, Debug, Serialize)]
+/// One account, decoded strictly from its row. Not `Serialize`: the API's shape is
+/// `http::accounts::AccountBody`, built from it.
+#[derive(Clone, Debug)]
 pub struct Account {
     pub id: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
     pub account_number: AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
     pub account_type: AccountType,
     pub nickname: String,
-    #[serde(serialize_with = "crate::store::display")]
     pub balance: Balance,
-    #[serde(serialize_with = "crate::store::display")]
     pub status: AccountStatus,
     pub customer: CustomerId,
     pub created_at: String,

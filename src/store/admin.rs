@@ -13,12 +13,10 @@ use crate::domain::{AccountStatus, TransactionType};
 use crate::error::ApiError;
 use crate::store::accounts::Account;
 use crate::store::audit::{AuditContext, Outcome};
+use crate::store::customers::Customer;
 use crate::store::ids::{AccountId, AuditId, CustomerId, UserId};
+use crate::store::transactions::Transaction;
 use crate::store::{PageWindow, Store, sqlite};
-
-// The row types of other resources that staff lists show as they are.
-pub use crate::store::sqlite::customers::Customer;
-pub use crate::store::sqlite::transactions::Transaction;
 
 /// Whole UTC days, both ends inclusive (`?date_from=` / `?date_to=`); `None` is unbounded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! another user's profile is simply not found.
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 use crate::domain::account::Gender;
 use crate::error::ApiError;
@@ -11,12 +10,9 @@ use crate::store::ids::{CustomerId, UserId};
 use crate::store::{Store, sqlite};
 
 /// One customer profile, decoded strictly: a gender or date of birth the domain refuses is a
-/// corrupt row (an internal error), never a plausible default.
-///
-/// `Serialize` is TEMPORARY, for `store::sqlite::admin` (the staff list), which still
-/// serializes rows; the API's shape is `http::customers::CustomerBody`, which it should use.
-/// Both produce the same JSON.
-#[derive(Clone, Debug, Serialize)]
+/// corrupt row (an internal error), never a plausible default. Not `Serialize`: the API's shape
+/// is `http::customers::CustomerBody`, built from it.
+#[derive(Clone, Debug)]
 pub struct Customer {
     pub id: CustomerId,
     /// The owner's login name (joined from `users`).
@@ -24,23 +20,10 @@ pub struct Customer {
     pub full_name: String,
     pub email: String,
     pub phone_number: Option<String>,
-    #[serde(serialize_with = "serialize_optional_display")]
     pub date_of_birth: Option<NaiveDate>,
-    #[serde(serialize_with = "serialize_optional_display")]
     pub gender: Option<Gender>,
     pub created_at: String,
     pub updated_at: String,
-}
-
-/// Serializes an optional domain value by its `Display` text, or `null`.
-pub fn serialize_optional_display<T: std::fmt::Display, S: serde::Serializer>(
-    value: &Option<T>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(value) => serializer.collect_str(value),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// Validated profile fields. The outer `Option` is "was the field sent" (for `PATCH`), the

@@ -17,6 +17,7 @@
 //! # What lives where
 //!
 //! * `ids.rs` — typed row ids (`UserId`, `AccountId`, ...).
+//! * `ordering.rs` — a list's typed `?ordering=` terms, shared by the lists that take them.
 //! * one module per resource (`accounts.rs`, `movements.rs`, ...) — the commands, queries and
 //!   row types of that resource, backend-neutral, and the `impl Store` methods that dispatch them.
 //! * `sqlite/` — the SQLite backend: all SQL, the reader pool, the commit pipeline
@@ -30,6 +31,7 @@ pub mod customers;
 pub mod ids;
 pub mod maintenance;
 pub mod movements;
+pub mod ordering;
 pub mod sqlite;
 pub mod statements;
 pub mod transactions;

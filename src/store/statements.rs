@@ -13,10 +13,8 @@ use crate::domain::{AccountNumber, Balance};
 use crate::error::ApiError;
 use crate::store::accounts::Account;
 use crate::store::ids::{AccountId, StatementId, TransactionId, UserId};
+use crate::store::transactions::Transaction;
 use crate::store::{PageWindow, Store, sqlite};
-
-// The ledger row type is the transactions resource's; statements only read it.
-pub use crate::store::sqlite::transactions::Transaction;
 
 /// A stored statement's figures, decoded strictly (a balance, date or total the domain refuses
 /// is an internal error, never a default).

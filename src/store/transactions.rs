@@ -1,58 +1,34 @@
 //! Reading the ledger: the transaction row, the typed list filters and ordering, and the
 //! `Store` queries that answer them. Only a backend's `ledger.rs` writes ledger rows.
 //!
-//! `OrderTerm` lives here because the ledger list was the first to take `?ordering=`; the
-//! account list reuses it with its own field enum. Each field enum names what may be ordered
-//! by, never a column: the backend maps fields to its columns (`sqlite/transactions.rs`).
+//! `TransactionOrderField` names what the list may be ordered by, never a column: the backend
+//! maps fields to its columns (`sqlite/transactions.rs`); the term itself is `store::ordering`'s.
 
 use crate::domain::{AccountNumber, Amount, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::store::ids::{AccountId, TransactionId, TransferId, UserId};
+use crate::store::ordering::OrderTerm;
 use crate::store::{PageWindow, Store, sqlite};
 
 /// One ledger row, decoded strictly: a type, amount, balance or account number the domain
-/// refuses is a corrupt row (an internal error), never a plausible default.
-///
-/// `Serialize` is TEMPORARY, for `store::sqlite::admin` (staff list, flattened) and the
-/// statement detail, which still serialize rows; the API's shape is `http::transactions::
-/// TransactionBody`, which both should use. Both produce the same JSON.
-#[derive(Clone, Debug, serde::Serialize)]
+/// refuses is a corrupt row (an internal error), never a plausible default. Not `Serialize`: the
+/// API's shape is `http::transactions::TransactionBody`, built from it (the list, the detail,
+/// the staff list and a statement's page all answer that).
+#[derive(Clone, Debug)]
 pub struct Transaction {
     pub id: TransactionId,
     pub account: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
     pub account_number: AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
     pub transaction_type: TransactionType,
     /// Always positive; the type says which way it moved.
-    #[serde(serialize_with = "crate::store::display")]
     pub amount: Amount,
-    #[serde(serialize_with = "crate::store::display")]
     pub balance_after: Balance,
     /// The other account of a transfer leg; `None` exactly when `transfer_id` is.
-    #[serde(serialize_with = "serialize_optional_number")]
     pub counterparty_account_number: Option<AccountNumber>,
     pub transfer_id: Option<TransferId>,
     pub description: String,
     /// RFC 3339 UTC, as the writer stamped it.
     pub created_at: String,
-}
-
-fn serialize_optional_number<S: serde::Serializer>(
-    number: &Option<AccountNumber>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match number {
-        Some(number) => serializer.serialize_str(number.as_str()),
-        None => serializer.serialize_none(),
-    }
-}
-
-/// One `?ordering=` term over a list's field enum `F`: the field and its direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderTerm<F> {
-    pub field: F,
-    pub descending: bool,
 }
 
 /// What a transaction list may be ordered by.

@@ -13,7 +13,8 @@ use futures_util::{StreamExt, stream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::store::Store;
-use crate::store::statements::{Statement, StatementCursor, StatementRange, Transaction};
+use crate::store::statements::{Statement, StatementCursor, StatementRange};
+use crate::store::transactions::Transaction;
 
 /// Rows per chunk: about 30 KiB of CSV with long descriptions, few enough to keep memory flat
 /// and many enough that the per-chunk cost (a reader checkout, a seek, a wake-up) stays small.

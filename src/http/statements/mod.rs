@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::http::extract::{AuthUser, Body, Id, QueryPairs};
 use crate::http::form::Fields;
 use crate::http::pagination::{PageLinks, PageRequest, envelope, store_page_response};
+use crate::http::transactions::TransactionBody;
 use crate::state::AppState;
 use crate::store::PageWindow;
 use crate::store::ids::{AccountId, StatementId};
@@ -117,6 +118,7 @@ async fn with_transactions_page(
         path: &path,
         query,
     };
+    let rows: Vec<TransactionBody> = rows.into_iter().map(TransactionBody).collect();
     let Json(envelope) = envelope(&links, page, count, rows)?;
     let mut body = StatementBody::from(statement);
     body.transactions = Some(envelope);

@@ -16,9 +16,10 @@ use crate::error::ApiError;
 use crate::store::PageWindow;
 use crate::store::accounts::Account;
 use crate::store::admin::{
-    AccountFilter, AuditFilter, AuditRow, Customer, CustomerFilter, DayRange, SetAccountFrozen,
-    StaffAccount, StaffAuditRow, StaffTransaction, TransactionFilter,
+    AccountFilter, AuditFilter, AuditRow, CustomerFilter, DayRange, SetAccountFrozen, StaffAccount,
+    StaffAuditRow, StaffTransaction, TransactionFilter,
 };
+use crate::store::customers::Customer;
 use crate::store::ids::{AuditId, UserId};
 use crate::store::sqlite::accounts::{self, account_closed};
 use crate::store::sqlite::audit::{self, AuditEvent, AuditFilters, Outcome};

@@ -6,9 +6,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::domain::account::Gender;
 use crate::domain::time::parse_date;
 use crate::error::{ApiError, ErrorCode};
-use crate::store::sqlite::decode;
+use crate::store::sqlite::decode_optional;
 
-pub use crate::store::customers::{Customer, ProfileChanges};
+use crate::store::customers::{Customer, ProfileChanges};
 
 const SELECT_CUSTOMER: &str = "SELECT c.id, u.username, c.full_name, c.email, c.phone_number,
         c.date_of_birth, c.gender, c.created_at, c.updated_at
@@ -28,19 +28,6 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
     })
-}
-
-/// `decode` for a nullable column: `NULL` is `None`, text the domain refuses is an error.
-/// (Belongs beside `sqlite::decode`; here until `sqlite/mod.rs` is free to edit.)
-pub(crate) fn decode_optional<T>(
-    row: &Row<'_>,
-    index: usize,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> rusqlite::Result<Option<T>> {
-    match row.get_ref(index)? {
-        rusqlite::types::ValueRef::Null => Ok(None),
-        _ => decode(row, index, parse).map(Some),
-    }
 }
 
 /// The user's live profile, if any.

@@ -370,27 +370,20 @@ pub(crate) fn decode_cents<T>(
     from_cents(cents).ok_or_else(|| corrupt(index, format!("cents out of range: {cents}")))
 }
 
+/// `decode` for a nullable column: `NULL` is `None`, text the domain refuses is an error.
+pub(crate) fn decode_optional<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => decode(row, index, parse).map(Some),
+    }
+}
+
 fn corrupt(index: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, why.into())
-}
-
-/// Serializes integer cents as the contract's two-decimal string.
-pub fn serialize_cents<S: serde::Serializer>(
-    cents: &i64,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&crate::domain::money::Cents(*cents))
-}
-
-/// Serializes optional cents as a two-decimal string or `null`.
-pub fn serialize_optional_cents<S: serde::Serializer>(
-    cents: &Option<i64>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match cents {
-        Some(cents) => serialize_cents(cents, serializer),
-        None => serializer.serialize_none(),
-    }
 }
 
 #[cfg(test)]

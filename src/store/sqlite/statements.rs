@@ -18,9 +18,10 @@ use crate::error::ApiError;
 use crate::store::PageWindow;
 use crate::store::accounts::Account;
 use crate::store::ids::{AccountId, CustomerId, StatementId, TransactionId, UserId};
-use crate::store::sqlite::transactions::{self, Transaction};
+use crate::store::sqlite::transactions;
 use crate::store::sqlite::{customers, decode, decode_cents};
 use crate::store::statements::{Statement, StatementCursor, StatementRange};
+use crate::store::transactions::Transaction;
 
 const SELECT_STATEMENT: &str =
     "SELECT s.id, s.account_id, a.account_number, s.start_date, s.end_date,

@@ -12,11 +12,12 @@ use crate::domain::{AccountNumber, Amount, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::limits::ORDERING_SORT_ROWS_MAX;
 use crate::store::PageWindow;
-use crate::store::sqlite::customers::{self, decode_optional};
-use crate::store::sqlite::{decode, decode_cents};
-use crate::store::transactions::{OrderTerm, TransactionFilters, TransactionOrderField};
+use crate::store::ordering::OrderTerm;
+use crate::store::sqlite::customers;
+use crate::store::sqlite::{decode, decode_cents, decode_optional};
+use crate::store::transactions::{TransactionFilters, TransactionOrderField};
 
-pub use crate::store::transactions::Transaction;
+use crate::store::transactions::Transaction;
 
 /// The result column number of each orderable field in `SELECT_TRANSACTION` (numbers, because
 /// the merged list is a compound `SELECT`).
