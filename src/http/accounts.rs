@@ -189,14 +189,14 @@ pub struct AccountBody(pub Account);
 #[derive(Serialize)]
 struct AccountFields<'a> {
     id: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     account_number: &'a AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     account_type: AccountType,
     nickname: &'a str,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     balance: Balance,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     status: AccountStatus,
     customer: CustomerId,
     created_at: &'a str,

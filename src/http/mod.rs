@@ -308,3 +308,12 @@ fn new_request_id() -> String {
     let sequence = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{}{sequence:016x}", PREFIX.as_str())
 }
+
+/// Serializes a domain value by its `Display` text (account numbers, statuses, balances as the
+/// contract's two-decimal strings).
+pub fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}

@@ -291,7 +291,7 @@ fn refusal_error(refusal: Refusal) -> ApiError {
 #[derive(Serialize)]
 struct PostingBody {
     status: &'static str,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     new_balance: Balance,
     transaction_id: TransactionId,
 }
@@ -300,7 +300,7 @@ struct PostingBody {
 #[derive(Serialize)]
 struct TransferBody {
     status: &'static str,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     from_account_balance: Balance,
     transfer_id: TransferId,
 }

@@ -123,13 +123,13 @@ pub struct TransactionBody(pub Transaction);
 struct TransactionFields<'a> {
     id: TransactionId,
     account: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     account_number: &'a AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     transaction_type: TransactionType,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     amount: Amount,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     balance_after: Balance,
     counterparty_account_number: Option<&'a str>,
     transfer_id: Option<TransferId>,

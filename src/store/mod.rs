@@ -146,12 +146,3 @@ impl Store {
         }
     }
 }
-
-/// Serializes a domain value by its `Display` text (account numbers, statuses, balances as the
-/// contract's two-decimal strings).
-pub fn display<T: std::fmt::Display, S: serde::Serializer>(
-    value: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
-}

@@ -85,7 +85,7 @@ pub struct Registration {
     pub username: Username,
     pub email: String,
     pub password_hash: String,
-    pub profile: sqlite::customers::ProfileChanges,
+    pub profile: crate::store::customers::ProfileChanges,
     /// The request; its actor becomes the new user.
     pub context: AuditContext,
 }

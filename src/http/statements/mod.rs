@@ -221,19 +221,19 @@ async fn retrieve(
 struct StatementBody {
     id: StatementId,
     account: AccountId,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     account_number: crate::domain::AccountNumber,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     start_date: NaiveDate,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     end_date: NaiveDate,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     opening_balance: crate::domain::Balance,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     closing_balance: crate::domain::Balance,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     total_deposits: Cents,
-    #[serde(serialize_with = "crate::store::display")]
+    #[serde(serialize_with = "crate::http::display")]
     total_withdrawals: Cents,
     transaction_count: u64,
     /// Only in the detail view: one page of the statement's transactions, oldest first, in
