@@ -29,6 +29,7 @@ pub mod cards;
 pub mod customers;
 pub mod ids;
 pub mod movements;
+pub mod postgres;
 pub mod sqlite;
 pub mod statements;
 pub mod transactions;
