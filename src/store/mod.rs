@@ -32,6 +32,7 @@ pub mod ids;
 pub mod maintenance;
 pub mod movements;
 pub mod ordering;
+pub mod postgres;
 pub mod sqlite;
 pub mod statements;
 pub mod transactions;

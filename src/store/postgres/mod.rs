@@ -1,0 +1,16 @@
+//! The PostgreSQL backend (issue 14): for a bank that has outgrown one machine. Several `bankd
+//! serve` processes on one database form one bank; the database, not a writer thread, is where
+//! concurrent writers meet.
+//!
+//! Built so far, ahead of the `Store::Postgres` variant (which waits for the storage seam of
+//! issue 13 to settle):
+//!
+//! * `connect.rs` — `database.url` (libpq URL syntax) to a connection pool with TLS by rustls;
+//! * `migrate.rs` — the embedded `migrations/postgres/`, applied by refinery under an advisory
+//!   lock so that nodes starting together do not race.
+//!
+//! The design of what follows (how a movement locks, the audit chain across nodes, idempotency
+//! keys, revocation by LISTEN/NOTIFY) is in `docs/POSTGRESQL.md`.
+
+pub mod connect;
+pub mod migrate;
