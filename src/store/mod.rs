@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod cards;
+pub mod copy;
 pub mod customers;
 pub mod ids;
 pub mod maintenance;
