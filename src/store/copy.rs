@@ -38,6 +38,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use tokio::sync::mpsc;
 use tokio_postgres::types::{ToSql, Type};
@@ -446,7 +447,8 @@ fn send_blocking(sender: &mpsc::Sender<Message>, message: Message) -> Result<(),
         .map_err(|_| TARGET_STOPPED.to_owned())
 }
 
-/// What the SQLite target was before the copy: a file the copy created is removed on failure.
+/// Writes the copy into the SQLite file at `path`; a file this copy created is removed again
+/// if the copy fails, so a refused or failed copy leaves nothing behind.
 fn write_sqlite(path: &Path, receiver: mpsc::Receiver<Message>) -> Result<Copied, String> {
     let existed = path.exists();
     let outcome = write_sqlite_inner(path, existed, receiver);
@@ -581,7 +583,22 @@ async fn connect_to(url: &DatabaseUrl) -> Result<deadpool_postgres::Object, Stri
     let pool = connect::pool(url, POOL_SETTINGS)?;
     pool.get()
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", url.describe()))
+        .map_err(|e| format!("cannot connect to {}: {}", url.describe(), with_causes(&e)))
+}
+
+/// An error with its causes: the pool's and the driver's own text is often only "db error",
+/// with the server's message (say, that the database does not exist) one `source()` below.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text = format!("{text}: {inner_text}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Reads every table from one `REPEATABLE READ READ ONLY` transaction.
@@ -601,12 +618,12 @@ async fn read_postgres(url: &DatabaseUrl, sender: mpsc::Sender<Message>) -> Resu
         .read_only(true)
         .start()
         .await
-        .map_err(|e| format!("cannot start a read transaction: {e}"))?;
+        .map_err(|e| format!("cannot start a read transaction: {}", with_causes(&e)))?;
     let pending: i64 = snapshot
         .query_one("SELECT count(*) FROM audit_pending", &[])
         .await
         .and_then(|row| row.try_get(0))
-        .map_err(|e| format!("cannot read audit_pending: {e}"))?;
+        .map_err(|e| format!("cannot read audit_pending: {}", with_causes(&e)))?;
     if pending > 0 {
         return Err(format!(
             "{pending} audit rows are not sealed into the chain yet; let a running node seal \
@@ -623,19 +640,18 @@ async fn read_postgres(url: &DatabaseUrl, sender: mpsc::Sender<Message>) -> Resu
         let rows = snapshot
             .query_raw(&query, std::iter::empty::<i64>())
             .await
-            .map_err(|e| format!("cannot read {}: {e}", table.name))?;
+            .map_err(|e| format!("cannot read {}: {}", table.name, with_causes(&e)))?;
         let mut rows = std::pin::pin!(rows);
         let mut batch = Vec::with_capacity(ROWS_PER_BATCH);
         let mut count = 0_u64;
-        use futures_util::StreamExt;
         while let Some(row) = rows.next().await {
-            let row = row.map_err(|e| format!("cannot read {}: {e}", table.name))?;
+            let row =
+                row.map_err(|e| format!("cannot read {}: {}", table.name, with_causes(&e)))?;
             let mut values = Vec::with_capacity(table.columns.len());
             for (column, name) in table.columns.iter().enumerate() {
-                values.push(
-                    pg_value(&row, column)
-                        .map_err(|e| format!("cannot read {}.{name}: {e}", table.name))?,
-                );
+                values.push(pg_value(&row, column).map_err(|e| {
+                    format!("cannot read {}.{name}: {}", table.name, with_causes(&e))
+                })?);
             }
             batch.push(values);
             count += 1;
@@ -672,7 +688,7 @@ async fn read_postgres(url: &DatabaseUrl, sender: mpsc::Sender<Message>) -> Resu
     snapshot
         .commit()
         .await
-        .map_err(|e| format!("cannot end the read transaction: {e}"))
+        .map_err(|e| format!("cannot end the read transaction: {}", with_causes(&e)))
 }
 
 async fn send(sender: &mpsc::Sender<Message>, message: Message) -> Result<(), String> {
@@ -736,13 +752,13 @@ async fn write_postgres(
     let tx = client
         .transaction()
         .await
-        .map_err(|e| format!("cannot start writing: {e}"))?;
+        .map_err(|e| format!("cannot start writing: {}", with_causes(&e)))?;
     for name in TABLES.iter().map(|t| t.name).chain(["audit_pending"]) {
         let has_rows: bool = tx
             .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {name})"), &[])
             .await
             .and_then(|row| row.try_get(0))
-            .map_err(|e| format!("cannot read {name}: {e}"))?;
+            .map_err(|e| format!("cannot read {name}: {}", with_causes(&e)))?;
         if has_rows {
             return Err(format!(
                 "{} already holds a bank ({name} has rows); the target must be empty",
@@ -769,7 +785,13 @@ async fn write_postgres(
                     let types: Vec<Type> = tx
                         .prepare(&format!("SELECT {columns} FROM {} LIMIT 0", spec.name))
                         .await
-                        .map_err(|e| format!("cannot read the columns of {}: {e}", spec.name))?
+                        .map_err(|e| {
+                            format!(
+                                "cannot read the columns of {}: {}",
+                                spec.name,
+                                with_causes(&e)
+                            )
+                        })?
                         .columns()
                         .iter()
                         .map(|column| column.type_().clone())
@@ -777,7 +799,7 @@ async fn write_postgres(
                     let sink = tx
                         .copy_in(&format!("COPY {} ({columns}) FROM STDIN BINARY", spec.name))
                         .await
-                        .map_err(|e| format!("cannot write {}: {e}", spec.name))?;
+                        .map_err(|e| format!("cannot write {}: {}", spec.name, with_causes(&e)))?;
                     let writer = Box::pin(tokio_postgres::binary_copy::BinaryCopyInWriter::new(
                         sink, &types,
                     ));
@@ -798,11 +820,9 @@ async fn write_postgres(
                         .iter()
                         .map(|parameter| parameter.as_ref() as &(dyn ToSql + Sync))
                         .collect();
-                    writer
-                        .as_mut()
-                        .write(&references)
-                        .await
-                        .map_err(|e| format!("cannot write a row of {name}: {e}"))?;
+                    writer.as_mut().write(&references).await.map_err(|e| {
+                        format!("cannot write a row of {name}: {}", with_causes(&e))
+                    })?;
                 }
             }
             Message::TableDone { table, rows } => {
@@ -814,7 +834,7 @@ async fn write_postgres(
                         .as_mut()
                         .finish()
                         .await
-                        .map_err(|e| format!("cannot write {name}: {e}"))?;
+                        .map_err(|e| format!("cannot write {name}: {}", with_causes(&e)))?;
                     if written != rows {
                         return Err(format!("{name}: read {rows} rows but wrote {written}"));
                     }
@@ -836,11 +856,11 @@ async fn write_postgres(
             &[],
         )
         .await
-        .map_err(|e| format!("cannot move the id sequence of {name}: {e}"))?;
+        .map_err(|e| format!("cannot move the id sequence of {name}: {}", with_causes(&e)))?;
     }
     tx.commit()
         .await
-        .map_err(|e| format!("cannot commit the copy: {e}"))?;
+        .map_err(|e| format!("cannot commit the copy: {}", with_causes(&e)))?;
     Ok(Copied { tables: copied })
 }
 
