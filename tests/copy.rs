@@ -153,7 +153,22 @@ fn a_source_that_is_not_a_bank_is_refused_and_no_target_is_created() {
 // the bank
 
 /// Runs `bankd serve` on `database` and makes a bit of everything through the API; stops it.
+/// A superuser (a true flag) comes first and a password change (a revocation) last, both from
+/// the command line.
 async fn make_bank(dir: &Path, database: &Path) -> Seen {
+    let made = bankd_command(dir)
+        .args([
+            "createsuperuser",
+            "--username",
+            "admin",
+            "--database",
+            path_str(database),
+        ])
+        .env("BANKD_SUPERUSER_PASSWORD", PASSWORD)
+        .env("BANKD_LOG_LEVEL", "warn")
+        .output()
+        .expect("run bankd createsuperuser");
+    assert_success(&made);
     let mut command = bankd_command(dir);
     without_throttling(&mut command).env("BANKD_LOG_LEVEL", "warn");
     let mut server = ChildServer::start(command, database);
@@ -237,6 +252,28 @@ async fn make_bank(dir: &Path, database: &Path) -> Seen {
     assert_eq!(balance, "386.59");
     let status = server.terminate();
     assert!(status.success(), "bankd serve exited with {status}");
+    let mut changed = bankd_command(dir)
+        .args([
+            "changepassword",
+            "bob",
+            "--password-stdin",
+            "--database",
+            path_str(database),
+        ])
+        .env("BANKD_LOG_LEVEL", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bankd changepassword");
+    use std::io::Write;
+    changed
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"another-strong-password456\n")
+        .expect("write the password");
+    assert_success(&changed.wait_with_output().expect("changepassword ends"));
     Seen {
         token: alice.clone(),
         account_id: *alice_account,
@@ -303,7 +340,13 @@ fn assert_same_rows(a: &Path, b: &Path) {
             "{table} was empty in the source"
         );
     }
-    for table in ["idempotency_keys", "cards", "statements", "transfers"] {
+    for table in [
+        "idempotency_keys",
+        "cards",
+        "statements",
+        "transfers",
+        "auth_revocations",
+    ] {
         assert!(
             !rows(&a, table).is_empty(),
             "{table} was empty in the source"

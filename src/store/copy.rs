@@ -806,7 +806,7 @@ async fn write_postgres(
                     current = Some((table, types, writer));
                 }
                 let Some((_, types, writer)) = current.as_mut() else {
-                    unreachable!("a COPY was just opened");
+                    return Err("no COPY open for a batch of rows".to_owned());
                 };
                 let name = TABLES[table].name;
                 for row in rows {
