@@ -129,6 +129,59 @@ async fn sqlite_to_postgresql_and_back_copies_every_row_and_the_copy_serves() {
     database.drop_database().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sqlite_bank_copied_while_its_server_moves_money_is_a_consistent_snapshot() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let bank = dir.path().join("bank.db");
+    let bank2 = dir.path().join("bank2.db");
+    let seen = make_bank(dir.path(), &bank).await;
+    let mut command = bankd_command(dir.path());
+    without_throttling(&mut command).env("BANKD_LOG_LEVEL", "warn");
+    let mut server = ChildServer::start(command, &bank);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let load = {
+        let (address, token, stop) = (server.address.clone(), seen.token.clone(), stop.clone());
+        let started = started.clone();
+        let path = format!("/api/accounts/{}/deposit/", seen.account_id);
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut deposits = 0_u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = Some(json!({ "amount": "0.01" }));
+                let (status, body) = request(
+                    &client,
+                    &address,
+                    reqwest::Method::POST,
+                    &path,
+                    &token,
+                    body,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                deposits += 1;
+                if deposits == 5 {
+                    started.notify_one();
+                }
+            }
+            deposits
+        })
+    };
+    // The copy starts once money is moving, and it keeps moving until the copy is done.
+    started.notified().await;
+
+    let output = run_blocking(dir.path(), &["copy", path_str(&bank), path_str(&bank2)]).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let deposits = load.await.expect("the load task");
+    let status = server.terminate();
+    assert!(status.success(), "bankd serve exited with {status}");
+
+    // Sound: balances, ledger, transfers and the audit chain all from one moment.
+    let stdout = assert_success(&output);
+    assert!(stdout.contains("Database is sound"), "{stdout}");
+    assert!(deposits > 5, "no deposit ran during the copy");
+}
+
 #[test]
 fn a_source_that_is_not_a_bank_is_refused_and_no_target_is_created() {
     let dir = tempfile::tempdir().expect("temporary directory");
