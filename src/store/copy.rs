@@ -753,7 +753,20 @@ async fn write_postgres(
         .transaction()
         .await
         .map_err(|e| format!("cannot start writing: {}", with_causes(&e)))?;
-    for name in TABLES.iter().map(|t| t.name).chain(["audit_pending"]) {
+    // Held to the commit: a node started on the target meanwhile waits instead of writing
+    // between the emptiness check and the copy.
+    let every_table: Vec<&str> = TABLES
+        .iter()
+        .map(|t| t.name)
+        .chain(["audit_pending"])
+        .collect();
+    tx.batch_execute(&format!(
+        "LOCK TABLE {} IN EXCLUSIVE MODE",
+        every_table.join(", ")
+    ))
+    .await
+    .map_err(|e| format!("cannot lock the target's tables: {}", with_causes(&e)))?;
+    for name in every_table {
         let has_rows: bool = tx
             .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {name})"), &[])
             .await
