@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `createsuperuser`, `changepassword`, `verify`,
-//! `backup`, `restore` (clap).
+//! `backup`, `restore`, `copy` (clap).
 //!
 //! Every subcommand that touches the database accepts `--database`; `serve` also `--listen`.
 //! Both also come from `BANKD_DATABASE` / `BANKD_LISTEN` and `bank.toml` (see `config.rs`).
@@ -109,6 +109,14 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArg,
     },
+    /// Copy a whole bank into an empty database (each a SQLite path or a postgres:// URL),
+    /// preserving ids, hashes, tokens and the audit chain, then verify the target
+    Copy {
+        /// The bank to copy: a SQLite file or a postgres:// / postgresql:// URL
+        from: String,
+        /// The empty target: a SQLite file (missing, or without rows) or a PostgreSQL URL
+        to: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -129,6 +137,7 @@ impl Cli {
             | Command::Verify { database, .. }
             | Command::Backup { database, .. }
             | Command::Restore { database, .. } => (None, database.database.clone()),
+            Command::Copy { .. } => (None, None),
         };
         Config::load(
             self.config.as_deref(),
@@ -164,6 +173,40 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Restore { backup, .. } => restore_command(&config, &backup),
+        Command::Copy { from, to } => copy_command(&from, &to).await,
+    }
+}
+
+/// `bankd copy FROM TO` (`store::copy`): progress on stderr, then the target's verify report.
+async fn copy_command(from: &str, to: &str) -> Result<(), String> {
+    use crate::store::copy;
+    let (from, to) = (copy::Endpoint::parse(from)?, copy::Endpoint::parse(to)?);
+    eprintln!("Copying {} to {}", from.describe(), to.describe());
+    let copied = copy::copy(&from, &to).await?;
+    let rows: u64 = copied.tables.iter().map(|(_, rows)| rows).sum();
+    println!(
+        "Copied {rows} rows in {} tables from {} to {}.",
+        copied.tables.len(),
+        from.describe(),
+        to.describe()
+    );
+    let target = to.describe();
+    match tokio::task::spawn_blocking(move || copy::verify_target(&to))
+        .await
+        .map_err(|e| e.to_string())??
+    {
+        Some(report) if report.is_sound() => {
+            println!("{report}");
+            Ok(())
+        }
+        Some(report) => {
+            println!("{report}");
+            Err(format!("the copy in {target} does not verify"))
+        }
+        None => {
+            println!("Verify on PostgreSQL is not built yet: the copy was not verified.");
+            Ok(())
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //! * `ordering.rs` — a list's typed `?ordering=` terms, shared by the lists that take them.
 //! * one module per resource (`accounts.rs`, `movements.rs`, ...) — the commands, queries and
 //!   row types of that resource, backend-neutral, and the `impl Store` methods that dispatch them.
+//! * `copy.rs` — `bankd copy FROM TO`: a whole bank, row for row, between any two databases.
 //! * `sqlite/` — the SQLite backend: all SQL, the reader pool, the commit pipeline
 //!   (`sqlite/commit/`), migrations, backup, verify.
 
@@ -27,6 +28,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod cards;
+pub mod copy;
 pub mod customers;
 pub mod ids;
 pub mod maintenance;
