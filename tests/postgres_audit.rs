@@ -12,6 +12,7 @@ use bankd::store::audit::chain::{CanonicalRow, ChainHead, ChainWalk, GENESIS_HAS
 use bankd::store::postgres::audit::{run_sealer, seal_pending};
 use bankd::store::postgres::connect::{DatabaseUrl, PoolSettings, pool};
 use bankd::store::postgres::migrate;
+use bankd::store::postgres::verify::verify;
 use deadpool_postgres::{Object, Pool};
 use std::time::Duration;
 
@@ -360,5 +361,201 @@ async fn rows_pending_when_the_sealing_node_dies_are_sealed_by_the_next() {
     }
     assert_eq!(sealed, Ok(3));
     assert_one_unbroken_chain(&database.chain().await);
+    database.drop_database().await;
+}
+
+/// A sound little bank: one customer with two accounts, a deposit of 100.00 into the first and
+/// a transfer of 0.01 to the second (both legs), and a statement of the first account's January.
+const SOUND_BANK: &str = "
+    INSERT INTO users (id, username, email, password_hash, date_joined)
+        VALUES (1, 'ann', 'ann@example.com', 'x', '2026-01-01T00:00:00.000000Z');
+    INSERT INTO customers (id, user_id, full_name, email, created_at, updated_at)
+        VALUES (1, 1, 'Ann', 'ann@example.com', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
+    INSERT INTO accounts (id, account_number, customer_id, balance_cents, transaction_count, created_at, updated_at)
+        VALUES (1, 'ACC-000000001', 1, 9999, 2, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'),
+               (2, 'ACC-000000002', 1, 1, 1, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
+    INSERT INTO transfers (id, source_account_id, destination_account_id, amount_cents, created_at)
+        VALUES (1, 1, 2, 1, '2026-01-03T00:00:00.000000Z');
+    INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
+            balance_after_cents, counterparty_account_number, transfer_id, created_at)
+        VALUES (1, 1, 1, 'deposit', 10000, 10000, NULL, NULL, '2026-01-02T00:00:00.000000Z'),
+               (2, 1, 1, 'transfer_out', 1, 9999, 'ACC-000000002', 1, '2026-01-03T00:00:00.000000Z'),
+               (3, 2, 1, 'transfer_in', 1, 1, 'ACC-000000001', 1, '2026-01-03T00:00:00.000000Z');
+    INSERT INTO statements (id, account_id, customer_id, start_date, end_date, opening_balance_cents,
+            closing_balance_cents, total_deposits_cents, total_withdrawals_cents, transaction_count,
+            last_transaction_id, generated_at)
+        VALUES (1, 1, 1, '2026-01-01', '2026-01-31', 0, 9999, 10000, 1, 2, 3, '2026-02-01T00:00:00.000000Z');
+";
+
+/// The report's check of that name.
+fn check<'a>(
+    report: &'a bankd::store::maintenance::VerifyReport,
+    name: &str,
+) -> &'a bankd::store::sqlite::verify::Check {
+    report
+        .checks
+        .iter()
+        .find(|check| check.name == name)
+        .unwrap_or_else(|| panic!("no check named {name:?} in {report}"))
+}
+
+const CHAIN_CHECK: &str = "the audit hash chain is unbroken";
+const PENDING_CHECK: &str = "pending audit rows are being sealed into the chain";
+
+#[tokio::test]
+async fn verify_passes_on_a_sound_bank_with_a_sealed_chain() {
+    let Some(database) = TestDatabase::create("verify_passes_on_a_sound_bank").await else {
+        return;
+    };
+    database.execute(SOUND_BANK).await;
+    database.execute(THREE_PENDING).await;
+    assert_eq!(seal_pending(&database.pool).await, Ok(3));
+
+    let report = verify(&database.pool, None).await.expect("verify runs");
+
+    assert!(report.is_sound(), "{report}");
+    assert_eq!(
+        (report.accounts, report.ledger_rows, report.transfers),
+        (2, 3, 1)
+    );
+    assert!(
+        check(&report, CHAIN_CHECK)
+            .note
+            .starts_with("3 rows; head 3:"),
+        "{report}"
+    );
+    assert_eq!(check(&report, PENDING_CHECK).note, "none pending");
+    assert!(
+        !report.database.display().to_string().contains("postgres@"),
+        "no URL"
+    );
+
+    // The head it printed is accepted back, as `bankd verify --audit-head` will pass it.
+    let head = assert_one_unbroken_chain(&database.chain().await).expect("a head");
+    let again = verify(&database.pool, Some(&head))
+        .await
+        .expect("verify runs");
+    assert!(again.is_sound(), "{again}");
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn verify_names_the_row_whose_hash_is_wrong() {
+    let Some(database) = TestDatabase::create("verify_names_the_wrong_hash").await else {
+        return;
+    };
+    database.execute(&pending_rows("r", 2)).await;
+    assert_eq!(seal_pending(&database.pool).await, Ok(2));
+    // Row 3 links to row 2 correctly but its own hash covers something else. Triggers refuse
+    // UPDATE, so a forged row can only be appended.
+    database
+        .execute(
+            "INSERT INTO audit_log (id, created_at, actor_user_id, client_ip, request_id, action,
+                 outcome, details, prev_hash, hash)
+             SELECT 3, '2026-01-03T00:00:00.000000Z', 1, '10.0.0.9', 'forged', 'deposit',
+                    'success', '{}', hash, decode(repeat('ab', 32), 'hex')
+             FROM audit_log WHERE id = 2",
+        )
+        .await;
+
+    let report = verify(&database.pool, None).await.expect("verify runs");
+
+    assert!(!report.is_sound(), "{report}");
+    assert_eq!(report.failed_count(), 1, "{report}");
+    let chain = check(&report, CHAIN_CHECK);
+    assert_eq!(
+        chain.problems,
+        ["audit chain broken at row 3: the row was modified after it was written"],
+        "{report}"
+    );
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn verify_reports_balances_transfers_and_statements_the_ledger_does_not_give() {
+    let Some(database) = TestDatabase::create("verify_reports_a_balance").await else {
+        return;
+    };
+    database.execute(SOUND_BANK).await;
+    // A deposit recorded in the ledger but never added to the balance of account 2.
+    database
+        .execute(
+            "INSERT INTO transactions (id, account_id, customer_id, transaction_type, amount_cents,
+                 balance_after_cents, created_at)
+             VALUES (4, 2, 1, 'deposit', 5000, 5001, '2026-01-04T00:00:00.000000Z');
+             UPDATE accounts SET transaction_count = 2 WHERE id = 2;",
+        )
+        .await;
+    // A transfer without legs, and a statement (id 3: 2 is missing) whose figures are not its
+    // ledger's.
+    database
+        .execute(
+            "INSERT INTO transfers (id, source_account_id, destination_account_id, amount_cents,
+                 created_at)
+             VALUES (2, 1, 2, 5, '2026-01-05T00:00:00.000000Z');
+             INSERT INTO statements (id, account_id, customer_id, start_date, end_date,
+                 opening_balance_cents, closing_balance_cents, total_deposits_cents,
+                 total_withdrawals_cents, transaction_count, last_transaction_id, generated_at)
+             VALUES (3, 1, 1, '2026-01-01', '2026-01-31', 0, 10000, 10000, 0, 1, 3,
+                     '2026-02-01T00:00:00.000000Z');",
+        )
+        .await;
+    // Rows from January still pending in December: no sealer is running.
+    database.execute(&pending_rows("stale", 2)).await;
+
+    let report = verify(&database.pool, None).await.expect("verify runs");
+
+    assert!(!report.is_sound(), "{report}");
+    assert_eq!(
+        check(&report, "every balance equals the sum of its ledger rows").problems,
+        ["account 2 (ACC-000000002): balance 0.01, ledger rows sum to 50.01"],
+        "{report}"
+    );
+    assert_eq!(
+        check(
+            &report,
+            "every balance equals the balance_after of its latest ledger row"
+        )
+        .problems,
+        ["account 2 (ACC-000000002): balance 0.01, latest balance_after 50.01 (transaction 4)"],
+        "{report}"
+    );
+    assert_eq!(
+        check(
+            &report,
+            "every transfer has two legs (out of the source, into the destination) that sum to zero"
+        )
+        .problems,
+        [
+            "transfer 2: expected transfer_out of 0.05 from account 1 and transfer_in of 0.05 to \
+             account 2, found 0 leg(s) summing to 0.00 (transfer_out: none; transfer_in: none)"
+        ],
+        "{report}"
+    );
+    assert_eq!(
+        check(&report, "every statement's figures match its ledger rows").problems,
+        [
+            "statement 3 (account 1): stored opening 0.00, deposits 100.00, withdrawals 0.00, \
+             closing 100.00, 1 rows; the ledger gives opening 0.00, deposits 100.00, \
+             withdrawals 0.01, closing 99.99, 2 rows"
+        ],
+        "{report}"
+    );
+    assert_eq!(
+        check(
+            &report,
+            "no statement was deleted (statement ids have no gaps)"
+        )
+        .problems,
+        ["statement 2 is missing"],
+        "{report}"
+    );
+    assert_eq!(report.failed_count(), 5, "{report}");
+    let pending = check(&report, PENDING_CHECK);
+    assert!(pending.passed(), "a warning, not a failure: {report}");
+    assert!(
+        pending.note.starts_with("WARNING: 2 of 2 pending rows"),
+        "{report}"
+    );
     database.drop_database().await;
 }
