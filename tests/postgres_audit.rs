@@ -243,6 +243,23 @@ async fn pending_rows_are_sealed_in_order_with_the_hashes_sqlite_computes() {
     let chain = database.chain().await;
     assert_eq!(chain.len(), 5);
     assert_eq!(chain[3].1, prev, "row 4 links to row 3");
+
+    // Pending rows leave only by the sealer's DELETE: never changed, never truncated.
+    database.execute(&pending_rows("kept", 1)).await;
+    let client = database.client().await;
+    for sql in [
+        "UPDATE audit_pending SET details = '{}'",
+        "TRUNCATE audit_pending",
+    ] {
+        let error = client.batch_execute(sql).await.expect_err(sql);
+        assert!(
+            error
+                .as_db_error()
+                .is_some_and(|e| e.message() == "pending audit rows are immutable"),
+            "{sql}: {error}"
+        );
+    }
+    drop(client);
     database.drop_database().await;
 }
 
