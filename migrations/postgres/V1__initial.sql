@@ -239,6 +239,9 @@ CREATE TABLE audit_pending (
 
 CREATE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending
     FOR EACH ROW EXECUTE FUNCTION bankd_refuse_change('pending audit rows are immutable');
+-- The sealer removes rows one by one (DELETE); TRUNCATE would drop audited events unsealed.
+CREATE TRIGGER audit_pending_no_truncate BEFORE TRUNCATE ON audit_pending
+    FOR EACH STATEMENT EXECUTE FUNCTION bankd_refuse_change('pending audit rows are immutable');
 
 -- Idempotency keys for money movement, scoped per user and kept 24 hours. Written in the same
 -- transaction as the movement they guard, so a crash cannot separate the two. Across nodes: a

@@ -1,8 +1,11 @@
 //! What every command that changes something says about itself for the audit log: who, from
 //! where, what, and how it ended. Each backend writes the row, hash-chained, in the same
-//! transaction as the change.
+//! transaction as the change (SQLite), or queues it for the chain in that transaction
+//! (PostgreSQL's `audit_pending`). What a row's hash covers is defined once, in `chain`.
 
 use serde_json::Value;
+
+pub mod chain;
 
 /// Who did it and from where.
 #[derive(Clone, Debug, Default)]

@@ -7,10 +7,14 @@
 //!
 //! * `connect.rs` — `database.url` (libpq URL syntax) to a connection pool with TLS by rustls;
 //! * `migrate.rs` — the embedded `migrations/postgres/`, applied by refinery under an advisory
-//!   lock so that nodes starting together do not race.
+//!   lock so that nodes starting together do not race;
+//! * `audit.rs` — the sealer that moves `audit_pending` rows into the hash-chained `audit_log`;
+//! * `verify.rs` — `bankd verify`'s checks on PostgreSQL.
 //!
 //! The design of what follows (how a movement locks, the audit chain across nodes, idempotency
 //! keys, revocation by LISTEN/NOTIFY) is in `docs/POSTGRESQL.md`.
 
+pub mod audit;
 pub mod connect;
 pub mod migrate;
+pub mod verify;

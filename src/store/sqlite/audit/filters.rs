@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, Row};
 
-use super::{CanonicalRow, Outcome};
+use super::{Outcome, canonical_from_row};
 use crate::error::ApiError;
 use crate::store::admin::AuditRow;
 use crate::store::ids::{AuditId, UserId};
@@ -176,7 +176,7 @@ pub fn list(
 /// Decodes a listed row strictly: an outcome the log never writes, details that are not JSON,
 /// or a hash that is not 32 bytes is a corrupt row (an internal error), never shown as `null`.
 fn list_row(row: &Row<'_>) -> rusqlite::Result<AuditRow> {
-    let canonical = CanonicalRow::from_row(row)?;
+    let canonical = canonical_from_row(row)?;
     let hash: Vec<u8> = row.get(11)?;
     if hash.len() != 32 {
         return Err(corrupt(11, format!("hash of {} bytes", hash.len())));
