@@ -7,10 +7,14 @@
 //!
 //! * `connect.rs` — `database.url` (libpq URL syntax) to a connection pool with TLS by rustls;
 //! * `migrate.rs` — the embedded `migrations/postgres/`, applied by refinery under an advisory
-//!   lock so that nodes starting together do not race.
+//!   lock so that nodes starting together do not race;
+//! * `ledger.rs` — money movement, one transaction per movement with row locks in account-id
+//!   order, and `idempotency.rs` — keys that hold across nodes (an advisory lock per key).
 //!
 //! The design of what follows (how a movement locks, the audit chain across nodes, idempotency
 //! keys, revocation by LISTEN/NOTIFY) is in `docs/POSTGRESQL.md`.
 
 pub mod connect;
+pub mod idempotency;
+pub mod ledger;
 pub mod migrate;
