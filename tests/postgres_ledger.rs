@@ -635,3 +635,274 @@ async fn a_connection_killed_mid_transaction_is_a_503_and_moves_nothing() {
     drop(holder);
     database.drop_database().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Many movements at once, through several pools: several bankd nodes on one database.
+// ---------------------------------------------------------------------------------------------
+
+/// Three pools on the test database, as three bankd nodes would have.
+fn three_nodes(database: &TestDatabase) -> [Pool; 3] {
+    [database.node(), database.node(), database.node()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_withdrawals_over_three_nodes_overdraw_nothing() {
+    let Some(database) = TestDatabase::create("thirty_concurrent_withdrawals").await else {
+        return;
+    };
+    database.execute(&owners_with_accounts(1, 10_000)).await;
+    let nodes = three_nodes(&database);
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(30));
+
+    let mut tasks = Vec::new();
+    for attempt in 0..30 {
+        let node = nodes[attempt % 3].clone();
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            ledger::move_money(&node, &command(1, 1, MovementKind::Withdrawal, 1_000)).await
+        }));
+    }
+    let mut posted = 0;
+    let mut refused = 0;
+    for task in tasks {
+        let (answer, outcome) = fresh(task.await.expect("no panic"));
+        match outcome {
+            Outcome::Success => posted += 1,
+            _ => {
+                assert_eq!(answer.body, "InsufficientFunds");
+                refused += 1;
+            }
+        }
+    }
+
+    assert_eq!((posted, refused), (10, 20));
+    assert_eq!(snapshot(&database).await.0, [(1, 0, 10)]);
+    assert_eq!(
+        database.integer("SELECT count(*) FROM transactions").await,
+        10
+    );
+    let lowest = database
+        .integer("SELECT min(balance_after_cents) FROM transactions")
+        .await;
+    assert_eq!(lowest, 0);
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_sent_to_three_nodes_at_once_moves_money_once() {
+    let Some(database) = TestDatabase::create("one_key_three_nodes").await else {
+        return;
+    };
+    database.execute(&owners_with_accounts(1, 10_000)).await;
+    let nodes = three_nodes(&database);
+    let senders = 9;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(senders));
+
+    let mut tasks = Vec::new();
+    for sender in 0..senders {
+        let node = nodes[sender % 3].clone();
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            let withdrawal = keyed(
+                command(1, 1, MovementKind::Withdrawal, 1_000),
+                "same-key",
+                [7; 32],
+            );
+            start.wait().await;
+            ledger::move_money(&node, &withdrawal).await
+        }));
+    }
+    let mut fresh_answers = Vec::new();
+    let mut replays = Vec::new();
+    let mut in_flight = 0;
+    for task in tasks {
+        match task.await.expect("no panic") {
+            Ok(MovementAnswer::Fresh { answer, .. }) => fresh_answers.push(answer),
+            Ok(MovementAnswer::Replayed { status, body }) => replays.push((status, body)),
+            Err(ApiError::Detail {
+                status,
+                code: ErrorCode::IdempotencyInProgress,
+                ..
+            }) if status.as_u16() == 409 => in_flight += 1,
+            other => panic!("neither the movement, a replay nor in flight: {other:?}"),
+        }
+    }
+
+    eprintln!(
+        "one key, {senders} senders: 1 moved money, {} replayed, {in_flight} in flight",
+        replays.len()
+    );
+    assert_eq!(
+        fresh_answers.len(),
+        1,
+        "money moved {} times",
+        fresh_answers.len()
+    );
+    let first = &fresh_answers[0];
+    assert_eq!(first.status, 200);
+    for (status, body) in &replays {
+        assert_eq!((*status, body), (first.status, &first.body));
+    }
+    assert_eq!(1 + replays.len() + in_flight, senders);
+    assert_eq!(snapshot(&database).await, (vec![(1, 9_000, 1)], 1, 0, 1));
+    // Once the first has committed, every node replays it.
+    for node in &nodes {
+        let again = keyed(
+            command(1, 1, MovementKind::Withdrawal, 1_000),
+            "same-key",
+            [7; 32],
+        );
+        let replay = ledger::move_money(node, &again).await;
+        assert!(
+            matches!(&replay, Ok(MovementAnswer::Replayed { body, .. }) if *body == first.body),
+            "{replay:?}"
+        );
+    }
+    database.drop_database().await;
+}
+
+/// A small reproducible pseudo-random sequence (a linear congruential generator), so a failure
+/// can be replayed; no dependency.
+struct Sequence(u64);
+
+impl Sequence {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_concurrent_transfers_conserve_money_and_every_balance_is_its_history() {
+    let Some(database) = TestDatabase::create("random_concurrent_transfers").await else {
+        return;
+    };
+    const ACCOUNTS: i64 = 10;
+    const OPENING_CENTS: i64 = 10_000;
+    const TASKS: u64 = 8;
+    const TRANSFERS_PER_TASK: usize = 500;
+    database
+        .execute(&owners_with_accounts(ACCOUNTS, OPENING_CENTS))
+        .await;
+    let nodes = three_nodes(&database);
+    let retried_before = ledger::retried();
+
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let node = nodes[task as usize % 3].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut random = Sequence(task + 1);
+            let mut posted = 0;
+            for _ in 0..TRANSFERS_PER_TASK {
+                let source = random.below(ACCOUNTS as u64) as i64 + 1;
+                let destination = random.below(ACCOUNTS as u64) as i64 + 1;
+                // Up to 40.00: a source often cannot cover it, so refusals happen too.
+                let cents = random.below(4_000) as i64 + 1;
+                let transfer = command(source, source, transfer_to(destination), cents);
+                let (answer, outcome) = fresh(ledger::move_money(&node, &transfer).await);
+                match outcome {
+                    Outcome::Success => posted += 1,
+                    _ if source == destination => assert_eq!(answer.body, "SameAccount"),
+                    _ => assert_eq!(answer.body, "InsufficientFunds"),
+                }
+            }
+            posted
+        }));
+    }
+    let mut posted = 0;
+    for task in tasks {
+        posted += task.await.expect("no panic");
+    }
+
+    assert!(posted > 0);
+    assert_eq!(
+        ledger::retried(),
+        retried_before,
+        "ordered locks need no retry"
+    );
+    let total = database
+        .integer("SELECT sum(balance_cents)::bigint FROM accounts")
+        .await;
+    assert_eq!(
+        total,
+        ACCOUNTS * OPENING_CENTS,
+        "money was created or destroyed"
+    );
+    assert_eq!(
+        database.integer("SELECT count(*) FROM transfers").await,
+        posted
+    );
+    assert_eq!(
+        database.integer("SELECT count(*) FROM transactions").await,
+        2 * posted
+    );
+    let client = database.client().await;
+    // Every transfer has exactly two legs, out and in, that sum to zero.
+    let unbalanced: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT t.id FROM transfers t JOIN transactions l ON l.transfer_id = t.id
+                 GROUP BY t.id, t.amount_cents
+                 HAVING count(*) <> 2
+                     OR sum(CASE WHEN l.transaction_type = 'transfer_in' THEN l.amount_cents
+                                 ELSE -l.amount_cents END) <> 0
+                     OR max(l.amount_cents) <> t.amount_cents) unbalanced",
+            &[],
+        )
+        .await
+        .expect("legs")
+        .get(0);
+    assert_eq!(unbalanced, 0);
+    for account in 1..=ACCOUNTS {
+        let history = client
+            .query(
+                "SELECT transaction_type, amount_cents, balance_after_cents, created_at
+                 FROM transactions WHERE account_id = $1 ORDER BY id",
+                &[&account],
+            )
+            .await
+            .expect("history");
+        let mut balance = OPENING_CENTS;
+        let mut previous_time = String::new();
+        for row in &history {
+            let amount: i64 = row.get(1);
+            balance += match row.get::<_, &str>(0) {
+                "transfer_in" => amount,
+                _ => -amount,
+            };
+            assert!(balance >= 0, "account {account} went negative");
+            assert_eq!(
+                row.get::<_, i64>(2),
+                balance,
+                "account {account}: balance_after"
+            );
+            let time: String = row.get(3);
+            assert!(
+                time >= previous_time,
+                "account {account}: posting time went back"
+            );
+            previous_time = time;
+        }
+        let (stored, postings): (i64, i64) = {
+            let row = client
+                .query_one(
+                    "SELECT balance_cents, transaction_count FROM accounts WHERE id = $1",
+                    &[&account],
+                )
+                .await
+                .expect("account");
+            (row.get(0), row.get(1))
+        };
+        assert_eq!(
+            stored, balance,
+            "account {account}: balance is not its history"
+        );
+        assert_eq!(postings, history.len() as i64, "account {account}");
+    }
+    drop(client);
+    database.drop_database().await;
+}
