@@ -906,3 +906,78 @@ async fn random_concurrent_transfers_conserve_money_and_every_balance_is_its_his
     drop(client);
     database.drop_database().await;
 }
+
+/// Not a test: the figure docs/POSTGRESQL.md records. Transfers per second through
+/// `move_money` with `BANKD_MEASURE_TASKS` (32) tasks on one pool of as many connections, for
+/// `BANKD_MEASURE_SECONDS` (15), among 1,000 accounts (as bench/postgres/locking.sh), then the
+/// money is checked. Run: `cargo test --test postgres_ledger -- --ignored --nocapture measure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_transfers_per_second_on_one_pool() {
+    let Some(database) = TestDatabase::create("measure_transfers").await else {
+        return;
+    };
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let tasks = setting("BANKD_MEASURE_TASKS", 32);
+    let seconds = setting("BANKD_MEASURE_SECONDS", 15);
+    const ACCOUNTS: i64 = 1_000;
+    const OPENING_CENTS: i64 = 100_000_000;
+    database
+        .execute(&owners_with_accounts(ACCOUNTS, OPENING_CENTS))
+        .await;
+    let settings = PoolSettings {
+        pool_size_max: tasks as usize,
+        ..SETTINGS
+    };
+    let node = pool(&database.url, settings).expect("the measured pool");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+
+    let started = std::time::Instant::now();
+    let mut workers = Vec::new();
+    for task in 0..tasks {
+        let node = node.clone();
+        workers.push(tokio::spawn(async move {
+            let mut random = Sequence(task + 1);
+            let mut latencies = Vec::new();
+            while tokio::time::Instant::now() < deadline {
+                let source = random.below(ACCOUNTS as u64) as i64 + 1;
+                let destination =
+                    (source + random.below(ACCOUNTS as u64 - 1) as i64) % ACCOUNTS + 1;
+                let transfer = command(source, source, transfer_to(destination), 100);
+                let one = std::time::Instant::now();
+                let (_, outcome) = fresh(ledger::move_money(&node, &transfer).await);
+                assert_eq!(outcome, Outcome::Success);
+                latencies.push(one.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("no panic"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+
+    eprintln!(
+        "move_money: {tasks} tasks, one pool, {seconds} s: {} transfers, {:.0}/s, p50 {:?}, \
+         p99 {:?}, retried {}",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(50),
+        percentile(99),
+        ledger::retried()
+    );
+    let total = database
+        .integer("SELECT sum(balance_cents)::bigint FROM accounts")
+        .await;
+    assert_eq!(total, ACCOUNTS * OPENING_CENTS);
+    node.close();
+    database.drop_database().await;
+}
