@@ -163,14 +163,26 @@ async fn attempt(
         outcome,
         details: audit_details(command, &result, &answer)?,
     };
-    let audit = record_pending(&transaction, &command.audit, &event).await?;
-    if let Some(keyed) = &command.idempotency {
-        let answered = (answer.status, answer.body.as_str());
-        if !idempotency::store(&transaction, command.user, keyed, answered, now_unix).await? {
-            return Err(Fault::Api(ApiError::internal(
-                "a live idempotency key was found while storing its answer under the key's lock",
-            )));
+    // The audit row and the stored answer are pipelined (see `posting.rs`).
+    let remember = async {
+        match &command.idempotency {
+            Some(keyed) => {
+                let answered = (answer.status, answer.body.as_str());
+                idempotency::store(&transaction, command.user, keyed, answered, now_unix)
+                    .await
+                    .map(Some)
+            }
+            None => Ok(None),
         }
+    };
+    let (audit, remembered) = tokio::try_join!(
+        record_pending(&transaction, &command.audit, &event),
+        remember
+    )?;
+    if remembered == Some(false) {
+        return Err(Fault::Api(ApiError::internal(
+            "a live idempotency key was found while storing its answer under the key's lock",
+        )));
     }
     transaction.commit().await?;
     Ok(MovementAnswer::Fresh {
