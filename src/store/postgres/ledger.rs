@@ -13,9 +13,10 @@
 //! # Refusals and faults
 //!
 //! As on SQLite, every refusal is decided before the first write and returned as a typed
-//! [`Refusal`], having changed nothing, so the transaction can still audit it and remember it
-//! under the key. A database fault is an `Err` of the whole movement: the transaction rolls back
-//! and nothing is stored. [`move_money`] maps a fault once:
+//! [`Refusal`](crate::store::movements::Refusal), having changed nothing, so the transaction
+//! can still audit it and remember it under the key. A database fault is an `Err` of the
+//! whole movement: the transaction rolls back and nothing is stored. [`move_money`] maps a
+//! fault once:
 //!
 //! * `serialization_failure` / `deadlock_detected`: the only errors PostgreSQL asks a client to
 //!   retry. With locks taken in one order there should be none; the movement is retried a few
