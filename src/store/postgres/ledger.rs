@@ -104,7 +104,9 @@ impl From<ApiError> for Fault {
 }
 
 /// Runs one movement (see the module doc): replay, posting or refusal, audit row and stored
-/// answer in one transaction. `Err` only when nothing was committed.
+/// answer in one transaction. `Err` when the commit was not confirmed: nothing was written,
+/// or (a connection lost during `COMMIT`) it was and the client was not told, in which case a
+/// retry with the same key replays it.
 pub async fn move_money(
     pool: &Pool,
     command: &MovementCommand,
