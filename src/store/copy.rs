@@ -877,13 +877,18 @@ async fn write_postgres(
     Ok(Copied { tables: copied })
 }
 
-/// Checks the target after a copy. On SQLite this is `bankd verify` (`sqlite::verify::verify`),
-/// whose report the command prints; `None` means the target's backend has no verify yet.
-pub fn verify_target(to: &Endpoint) -> Result<Option<VerifyReport>, String> {
+/// Checks the target after a copy: `bankd verify` on either backend (SQLite's
+/// `sqlite::verify::verify`, PostgreSQL's `postgres::verify::verify`, which report alike).
+pub async fn verify_target(to: Endpoint) -> Result<VerifyReport, String> {
     match to {
-        Endpoint::Sqlite(path) => sqlite::verify::verify(path, None).map(Some),
-        // TODO(issue 14): call the PostgreSQL verify (`store::postgres::verify::verify`, being
-        // built) here and return its report, once it exists.
-        Endpoint::Postgres(_) => Ok(None),
+        Endpoint::Sqlite(path) => {
+            tokio::task::spawn_blocking(move || sqlite::verify::verify(&path, None))
+                .await
+                .map_err(|e| e.to_string())?
+        }
+        Endpoint::Postgres(url) => {
+            let pool = connect::pool(&url, POOL_SETTINGS)?;
+            crate::store::postgres::verify::verify(&pool, None).await
+        }
     }
 }
