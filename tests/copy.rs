@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use bankd::store::postgres::connect::{DatabaseUrl, PoolSettings, pool};
+use bankd::store::postgres::connect::PoolSettings;
 use reqwest::StatusCode;
 use rusqlite::types::Value as SqlValue;
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 mod support;
 
 use support::child::{ChildServer, bankd_command, request, without_throttling};
+use support::postgres::PgDatabase;
 
 const PASSWORD: &str = "a-strong-password123";
 
@@ -71,11 +72,11 @@ async fn sqlite_to_postgresql_and_back_copies_every_row_and_the_copy_serves() {
     let bank2 = dir.path().join("bank2.db");
     let seen = make_bank(dir.path(), &bank).await;
 
-    let there = run_blocking(dir.path(), &["copy", path_str(&bank), &database.url]).await;
+    let there = run_blocking(dir.path(), &["copy", path_str(&bank), &database.url_text]).await;
     let stdout = assert_success(&there);
     // The PostgreSQL copy is verified there too (`store::postgres::verify`).
     assert!(stdout.contains("Database is sound"), "{stdout}");
-    let back = run_blocking(dir.path(), &["copy", &database.url, path_str(&bank2)]).await;
+    let back = run_blocking(dir.path(), &["copy", &database.url_text, path_str(&bank2)]).await;
     let stdout = assert_success(&back);
     assert!(stdout.contains("Database is sound"), "{stdout}");
 
@@ -112,7 +113,7 @@ async fn sqlite_to_postgresql_and_back_copies_every_row_and_the_copy_serves() {
         .await
         .expect("count")
         .get(0);
-    let again = run_blocking(dir.path(), &["copy", path_str(&bank), &database.url]).await;
+    let again = run_blocking(dir.path(), &["copy", path_str(&bank), &database.url_text]).await;
     assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("must be empty"),
@@ -504,72 +505,23 @@ const SETTINGS: PoolSettings = PoolSettings {
 
 /// A database of its own on the test cluster (as in tests/postgres_schema.rs), with its URL
 /// for the command line.
-struct TestDatabase {
-    name: String,
-    url: String,
-    admin: deadpool_postgres::Pool,
-    pool: deadpool_postgres::Pool,
+struct TestDatabase(PgDatabase);
+
+impl std::ops::Deref for TestDatabase {
+    type Target = PgDatabase;
+
+    fn deref(&self) -> &PgDatabase {
+        &self.0
+    }
 }
 
 impl TestDatabase {
     /// `None` (the test is skipped) without `BANKD_TEST_DATABASE_URL`, except under `CI=true`.
     async fn create(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("BANKD_TEST_DATABASE_URL") else {
-            let why = format!(
-                "PostgreSQL test `{test}` cannot run: BANKD_TEST_DATABASE_URL is not set \
-                 (start a server with tests/pg/cluster.sh start DIR)"
-            );
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{why}; under CI=true the PostgreSQL tests are required"
-            );
-            eprintln!("{why}; skipped");
-            return None;
-        };
-        let admin_url = DatabaseUrl::parse(&url).expect("BANKD_TEST_DATABASE_URL parses");
-        let admin = pool(&admin_url, SETTINGS).expect("admin pool");
-        let mut random = [0_u8; 8];
-        getrandom::fill(&mut random).expect("random bytes");
-        let name = format!("bankd_test_{}", hex::encode(random));
-        admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("CREATE DATABASE");
-        let mut test_url = admin_url.clone();
-        test_url.config.dbname(&name);
-        let pool = pool(&test_url, SETTINGS).expect("test pool");
-        Some(Self {
-            url: with_database(&url, &name),
-            name,
-            admin,
-            pool,
-        })
+        PgDatabase::create(test, SETTINGS).await.map(Self)
     }
 
     async fn drop_database(self) {
-        self.pool.close();
-        self.admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .expect("DROP DATABASE");
+        self.0.drop_database().await;
     }
-}
-
-/// `url` with its database name (the path after the hosts) replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let hosts_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{name}{query}", &base[..hosts_end])
 }

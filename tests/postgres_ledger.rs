@@ -8,6 +8,13 @@
 //! creates its own database with a random name and drops it at the end. Without the URL each
 //! test says it was skipped and passes, except under `CI=true`, where it fails.
 
+// The PostgreSQL test database (created per test, skipped without a server); each binary
+// uses part of it.
+#[allow(dead_code)]
+#[path = "support/postgres.rs"]
+mod pg_support;
+
+use pg_support::PgDatabase;
 use std::time::Duration;
 
 use bankd::domain::{AccountNumber, Amount};
@@ -17,9 +24,9 @@ use bankd::store::ids::{AccountId, UserId};
 use bankd::store::movements::{
     Answer, Idempotency, MovementAnswer, MovementCommand, MovementKind, Posted, Refusal,
 };
-use bankd::store::postgres::connect::{DatabaseUrl, PoolSettings, pool};
-use bankd::store::postgres::{ledger, migrate};
-use deadpool_postgres::{Object, Pool};
+use bankd::store::postgres::connect::{PoolSettings, pool};
+use bankd::store::postgres::ledger;
+use deadpool_postgres::Pool;
 
 const SETTINGS: PoolSettings = PoolSettings {
     pool_size_max: 4,
@@ -28,66 +35,21 @@ const SETTINGS: PoolSettings = PoolSettings {
 };
 
 /// A database of its own on the test cluster, dropped by [`TestDatabase::drop_database`].
-struct TestDatabase {
-    name: String,
-    url: DatabaseUrl,
-    admin: Pool,
-    pool: Pool,
+struct TestDatabase(PgDatabase);
+
+impl std::ops::Deref for TestDatabase {
+    type Target = PgDatabase;
+
+    fn deref(&self) -> &PgDatabase {
+        &self.0
+    }
 }
 
 impl TestDatabase {
     /// `None` (the test is skipped) without `BANKD_TEST_DATABASE_URL`, except under `CI=true`.
     /// The database is migrated.
     async fn create(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("BANKD_TEST_DATABASE_URL") else {
-            let why = format!(
-                "PostgreSQL test `{test}` cannot run: BANKD_TEST_DATABASE_URL is not set \
-                 (start a server with tests/pg/cluster.sh start DIR)"
-            );
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{why}; under CI=true the PostgreSQL tests are required"
-            );
-            eprintln!("{why}; skipped");
-            return None;
-        };
-        let admin_url = DatabaseUrl::parse(&url).expect("BANKD_TEST_DATABASE_URL parses");
-        let admin = pool(&admin_url, SETTINGS).expect("admin pool");
-        let mut random = [0_u8; 8];
-        getrandom::fill(&mut random).expect("random bytes");
-        let name = format!("bankd_test_{}", hex::encode(random));
-        admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("CREATE DATABASE");
-        let mut test_url = admin_url.clone();
-        test_url.config.dbname(&name);
-        let pool = pool(&test_url, SETTINGS).expect("test pool");
-        let database = Self {
-            name,
-            url: test_url,
-            admin,
-            pool,
-        };
-        let mut client = database.client().await;
-        migrate::run(&mut client).await.expect("migrations apply");
-        drop(client);
-        Some(database)
-    }
-
-    async fn client(&self) -> Object {
-        self.pool
-            .get()
-            .await
-            .expect("a connection to the test database")
-    }
-
-    /// Another pool on the same database: another bankd node, as far as PostgreSQL can tell.
-    fn node(&self) -> Pool {
-        pool(&self.url, SETTINGS).expect("another node's pool")
+        PgDatabase::migrated(test, SETTINGS).await.map(Self)
     }
 
     async fn execute(&self, sql: &str) {
@@ -104,14 +66,7 @@ impl TestDatabase {
     }
 
     async fn drop_database(self) {
-        self.pool.close();
-        self.admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .expect("DROP DATABASE");
+        self.0.drop_database().await;
     }
 }
 
@@ -592,11 +547,11 @@ async fn a_connection_killed_mid_transaction_is_a_503_and_moves_nothing() {
         .execute("SELECT 1 FROM accounts WHERE id = 2 FOR UPDATE", &[])
         .await
         .expect("lock account 2");
-    let node = database.node();
+    let node = database.another_pool();
     let movement = tokio::spawn(async move {
         ledger::move_money(&node, &command(1, 1, transfer_to(2), 100)).await
     });
-    let killer = database.node();
+    let killer = database.another_pool();
     let killer = killer.get().await.expect("a connection");
     let mut killed = false;
     for _ in 0..100 {
@@ -642,7 +597,11 @@ async fn a_connection_killed_mid_transaction_is_a_503_and_moves_nothing() {
 
 /// Three pools on the test database, as three bankd nodes would have.
 fn three_nodes(database: &TestDatabase) -> [Pool; 3] {
-    [database.node(), database.node(), database.node()]
+    [
+        database.another_pool(),
+        database.another_pool(),
+        database.another_pool(),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

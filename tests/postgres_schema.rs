@@ -9,9 +9,16 @@
 //! test creates its own database with a random name and drops it at the end. Without the URL
 //! each test says it was skipped and passes, except under `CI=true`, where it fails.
 
-use bankd::store::postgres::connect::{DatabaseUrl, PoolSettings, pool};
+// The PostgreSQL test database (created per test, skipped without a server); each binary
+// uses part of it.
+#[allow(dead_code)]
+#[path = "support/postgres.rs"]
+mod pg_support;
+
+use bankd::store::postgres::connect::PoolSettings;
 use bankd::store::postgres::migrate;
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Object;
+use pg_support::PgDatabase;
 use std::time::Duration;
 
 const SETTINGS: PoolSettings = PoolSettings {
@@ -21,50 +28,20 @@ const SETTINGS: PoolSettings = PoolSettings {
 };
 
 /// A database of its own on the test cluster, dropped by [`TestDatabase::drop_database`].
-struct TestDatabase {
-    name: String,
-    admin: Pool,
-    pool: Pool,
+struct TestDatabase(PgDatabase);
+
+impl std::ops::Deref for TestDatabase {
+    type Target = PgDatabase;
+
+    fn deref(&self) -> &PgDatabase {
+        &self.0
+    }
 }
 
 impl TestDatabase {
     /// `None` (the test is skipped) without `BANKD_TEST_DATABASE_URL`, except under `CI=true`.
     async fn create(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("BANKD_TEST_DATABASE_URL") else {
-            let why = format!(
-                "PostgreSQL test `{test}` cannot run: BANKD_TEST_DATABASE_URL is not set \
-                 (start a server with tests/pg/cluster.sh start DIR)"
-            );
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{why}; under CI=true the PostgreSQL tests are required"
-            );
-            eprintln!("{why}; skipped");
-            return None;
-        };
-        let admin_url = DatabaseUrl::parse(&url).expect("BANKD_TEST_DATABASE_URL parses");
-        let admin = pool(&admin_url, SETTINGS).expect("admin pool");
-        let mut random = [0_u8; 8];
-        getrandom::fill(&mut random).expect("random bytes");
-        let name = format!("bankd_test_{}", hex::encode(random));
-        admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("CREATE DATABASE");
-        let mut test_url = admin_url.clone();
-        test_url.config.dbname(&name);
-        let pool = pool(&test_url, SETTINGS).expect("test pool");
-        Some(Self { name, admin, pool })
-    }
-
-    async fn client(&self) -> Object {
-        self.pool
-            .get()
-            .await
-            .expect("a connection to the test database")
+        PgDatabase::create(test, SETTINGS).await.map(Self)
     }
 
     /// Migrates through the store's module, as `bankd migrate` will.
@@ -74,14 +51,7 @@ impl TestDatabase {
     }
 
     async fn drop_database(self) {
-        self.pool.close();
-        self.admin
-            .get()
-            .await
-            .expect("the test server answers")
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .expect("DROP DATABASE");
+        self.0.drop_database().await;
     }
 }
 

@@ -36,3 +36,4 @@
 
 pub mod app;
 pub mod child;
+pub mod postgres;
