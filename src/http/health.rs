@@ -20,7 +20,7 @@ async fn healthz() -> Json<Value> {
 }
 
 /// The database answers, every migration is applied, and durability has not been lost (after a
-/// storage fault the server answers `503` here until it has stopped, store/sqlite/commit/durability.rs).
+/// storage fault the server answers `503` here until it has stopped: the store's fail-stop).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let ready =
         state.store.durability_lost().is_none() && state.store.is_ready().await.unwrap_or(false);

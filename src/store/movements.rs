@@ -27,6 +27,8 @@
 //! [`Posted`]) plus the status and code of that answer; its JSON is fixed here, shared by every
 //! backend, because `bankd verify` hashes it.
 
+pub mod rules;
+
 use serde_json::{Value, json};
 
 use crate::domain::{AccountNumber, Amount, Balance};

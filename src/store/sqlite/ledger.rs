@@ -28,10 +28,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::domain::{AccountNumber, AccountStatus, Amount, Balance, TransactionType};
+use crate::domain::{AccountNumber, AccountStatus, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::store::audit::{AuditEvent, Outcome};
-use crate::store::ids::{AccountId, CustomerId, TransactionId, TransferId, UserId};
+use crate::store::ids::{AccountId, TransactionId, TransferId, UserId};
+use crate::store::movements::rules::{self, Holding, Leg};
 use crate::store::movements::{
     MovementAnswer, MovementCommand, MovementKind, Posted, Refusal, audit_details,
 };
@@ -104,19 +105,13 @@ fn deposit(
     command: &MovementCommand,
     account: &Holding,
 ) -> rusqlite::Result<Result<Posted, Refusal>> {
-    if let Err(refusal) = ensure_movable(account) {
-        return Ok(Err(refusal));
-    }
-    let Some(new_balance) = account.balance.credit(command.amount) else {
-        return Ok(Err(Refusal::BalanceLimitExceeded));
+    let new_balance = match rules::deposit(account, command.amount) {
+        Ok(balance) => balance,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    assert_eq!(
-        new_balance.cents() - account.balance.cents(),
-        command.amount.cents()
-    );
     let now = posting_time();
     set_balance(conn, account, new_balance, &now)?;
-    let leg = Leg::plain(account, TransactionType::Deposit, command, new_balance);
+    let leg = Leg::single(account, TransactionType::Deposit, command, new_balance);
     let transaction = append(conn, &[leg], &now)?;
     Ok(Ok(Posted::Deposit {
         transaction,
@@ -129,20 +124,13 @@ fn withdraw(
     command: &MovementCommand,
     account: &Holding,
 ) -> rusqlite::Result<Result<Posted, Refusal>> {
-    if let Err(refusal) = ensure_movable(account) {
-        return Ok(Err(refusal));
-    }
-    let Some(new_balance) = account.balance.debit(command.amount) else {
-        return Ok(Err(Refusal::InsufficientFunds));
+    let new_balance = match rules::withdraw(account, command.amount) {
+        Ok(balance) => balance,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    assert_eq!(
-        account.balance.cents() - new_balance.cents(),
-        command.amount.cents()
-    );
-    assert!(new_balance.cents() >= 0);
     let now = posting_time();
     set_balance(conn, account, new_balance, &now)?;
-    let leg = Leg::plain(account, TransactionType::Withdrawal, command, new_balance);
+    let leg = Leg::single(account, TransactionType::Withdrawal, command, new_balance);
     let transaction = append(conn, &[leg], &now)?;
     Ok(Ok(Posted::Withdrawal {
         transaction,
@@ -159,29 +147,11 @@ fn transfer(
     let Some(destination) = find_by_number(conn, destination_number)? else {
         return Ok(Err(Refusal::DestinationNotFound));
     };
-    if destination.id == source.id {
-        return Ok(Err(Refusal::SameAccount));
-    }
-    if let Err(refusal) = ensure_movable(source) {
-        return Ok(Err(refusal));
-    }
-    match destination.status {
-        AccountStatus::Active => {}
-        AccountStatus::Frozen => return Ok(Err(Refusal::DestinationFrozen)),
-        AccountStatus::Closed => return Ok(Err(Refusal::DestinationClosed)),
-    }
-    let Some(source_balance) = source.balance.debit(command.amount) else {
-        return Ok(Err(Refusal::InsufficientFunds));
-    };
-    let Some(destination_balance) = destination.balance.credit(command.amount) else {
-        return Ok(Err(Refusal::BalanceLimitExceeded));
-    };
-    // The two legs sum to zero: what leaves the source arrives at the destination, no more.
-    let debited = source.balance.cents() - source_balance.cents();
-    let credited = destination_balance.cents() - destination.balance.cents();
-    assert_eq!(debited, command.amount.cents());
-    assert_eq!(debited - credited, 0);
-
+    let (source_balance, destination_balance) =
+        match rules::transfer(source, &destination, command.amount) {
+            Ok(balances) => balances,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
     let now = posting_time();
     let transfer_id = TransferId::new(
         conn.prepare_cached(
@@ -192,60 +162,29 @@ fn transfer(
     );
     set_balance(conn, source, source_balance, &now)?;
     set_balance(conn, &destination, destination_balance, &now)?;
-    let out_leg = Leg {
-        account: source,
-        kind: TransactionType::TransferOut,
-        amount: command.amount,
-        balance_after: source_balance,
-        counterparty: Some(destination.number.as_str()),
-        transfer: Some(transfer_id),
-        description: &command.description,
-    };
-    let in_leg = Leg {
-        account: &destination,
-        kind: TransactionType::TransferIn,
-        balance_after: destination_balance,
-        counterparty: Some(source.number.as_str()),
-        ..out_leg
-    };
-    append(conn, &[out_leg, in_leg], &now)?;
+    let legs = Leg::transfer_pair(
+        command,
+        transfer_id,
+        (source, source_balance),
+        (&destination, destination_balance),
+    );
+    append(conn, &legs, &now)?;
     Ok(Ok(Posted::Transfer {
         transfer: transfer_id,
         source_balance,
     }))
 }
 
-/// Refuses movements out of (or into) a frozen or closed account of the caller's.
-fn ensure_movable(account: &Holding) -> Result<(), Refusal> {
-    match account.status {
-        AccountStatus::Active => Ok(()),
-        AccountStatus::Frozen => Err(Refusal::AccountFrozen),
-        AccountStatus::Closed => Err(Refusal::AccountClosed),
-    }
-}
-
-/// What the ledger reads of an account: only the columns a movement needs, decoded strictly
-/// (a number, balance or status the domain refuses is a conversion error, never a default).
-/// Narrower than `accounts::Account`, so the hot path decodes two strings, not six.
-#[derive(Clone, Debug)]
-struct Holding {
-    id: AccountId,
-    number: AccountNumber,
-    customer: CustomerId,
-    balance: Balance,
-    status: AccountStatus,
-}
-
-impl Holding {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            number: decode(row, 1, AccountNumber::parse)?,
-            customer: row.get(2)?,
-            balance: decode_cents(row, 3, Balance::from_cents)?,
-            status: decode(row, 4, AccountStatus::parse)?,
-        })
-    }
+/// Reads the columns of [`Holding`] (the narrow read of the hot path: two strings, not six),
+/// strictly.
+fn holding(row: &Row<'_>) -> rusqlite::Result<Holding> {
+    Ok(Holding {
+        id: row.get(0)?,
+        number: decode(row, 1, AccountNumber::parse)?,
+        customer: row.get(2)?,
+        balance: decode_cents(row, 3, Balance::from_cents)?,
+        status: decode(row, 4, AccountStatus::parse)?,
+    })
 }
 
 /// The account `id` if it belongs to `user`'s live profile (the rule of
@@ -256,7 +195,7 @@ fn find_owned(conn: &Connection, id: AccountId, user: UserId) -> rusqlite::Resul
          FROM accounts a JOIN customers c ON c.id = a.customer_id
          WHERE a.id = ?1 AND c.user_id = ?2 AND c.deleted_at IS NULL",
     )?
-    .query_row(params![id, user], Holding::from_row)
+    .query_row(params![id, user], holding)
     .optional()
 }
 
@@ -266,7 +205,7 @@ fn find_by_number(conn: &Connection, number: &AccountNumber) -> rusqlite::Result
         "SELECT a.id, a.account_number, a.customer_id, a.balance_cents, a.status
          FROM accounts a WHERE a.account_number = ?1",
     )?
-    .query_row([number.as_str()], Holding::from_row)
+    .query_row([number.as_str()], holding)
     .optional()
 }
 
@@ -297,37 +236,6 @@ fn set_balance(
         account.id
     );
     Ok(())
-}
-
-/// One ledger row to append.
-#[derive(Clone, Copy)]
-struct Leg<'a> {
-    account: &'a Holding,
-    kind: TransactionType,
-    amount: Amount,
-    balance_after: Balance,
-    counterparty: Option<&'a str>,
-    transfer: Option<TransferId>,
-    description: &'a str,
-}
-
-impl<'a> Leg<'a> {
-    fn plain(
-        account: &'a Holding,
-        kind: TransactionType,
-        command: &'a MovementCommand,
-        balance_after: Balance,
-    ) -> Self {
-        Leg {
-            account,
-            kind,
-            amount: command.amount,
-            balance_after,
-            counterparty: None,
-            transfer: None,
-            description: &command.description,
-        }
-    }
 }
 
 /// Appends ledger rows (one movement's legs) with consecutive ids and returns the first. The

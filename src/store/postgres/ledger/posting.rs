@@ -15,9 +15,10 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::{Fault, posting_time};
-use crate::domain::{AccountNumber, AccountStatus, Amount, Balance, TransactionType};
+use crate::domain::{AccountNumber, AccountStatus, Balance, TransactionType};
 use crate::error::ApiError;
 use crate::store::ids::{AccountId, CustomerId, TransactionId, TransferId};
+use crate::store::movements::rules::{self, Holding, Leg};
 use crate::store::movements::{MovementCommand, MovementKind, Posted, Refusal};
 
 /// Posts the movement, or says why not (having written nothing). Runs inside the movement's
@@ -33,7 +34,8 @@ pub async fn post(
     let Locked { holdings, now } = lock(transaction, command, destination_number).await?;
     let source = holdings
         .iter()
-        .find(|holding| holding.id == command.account && holding.owned);
+        .find(|(holding, owned)| holding.id == command.account && *owned)
+        .map(|(holding, _)| holding);
     let Some(source) = source else {
         return Ok(Err(Refusal::AccountNotFound));
     };
@@ -43,13 +45,11 @@ pub async fn post(
         MovementKind::Transfer { destination } => {
             let destination = holdings
                 .iter()
+                .map(|(holding, _)| holding)
                 .find(|holding| holding.number == *destination);
             let Some(destination) = destination else {
                 return Ok(Err(Refusal::DestinationNotFound));
             };
-            if destination.id == source.id {
-                return Ok(Err(Refusal::SameAccount));
-            }
             transfer(transaction, command, source, destination, &now).await
         }
     }
@@ -57,7 +57,8 @@ pub async fn post(
 
 /// The movement's accounts, locked, and the posting time read under the locks.
 struct Locked {
-    holdings: Vec<Holding>,
+    /// Each account read, and whether it belongs to the caller's live profile.
+    holdings: Vec<(Holding, bool)>,
     now: String,
 }
 
@@ -99,7 +100,7 @@ async fn lock(
     let mut times = Vec::with_capacity(rows.len());
     let mut server_now = String::new();
     for row in &rows {
-        holdings.push(Holding::from_row(row)?);
+        holdings.push((holding(row)?, row.try_get(6)?));
         times.push(row.try_get::<_, &str>(5)?);
         server_now = row.try_get(7)?;
     }
@@ -113,17 +114,11 @@ async fn deposit(
     account: &Holding,
     now: &str,
 ) -> Result<Result<Posted, Refusal>, Fault> {
-    if let Err(refusal) = ensure_movable(account) {
-        return Ok(Err(refusal));
-    }
-    let Some(new_balance) = account.balance.credit(command.amount) else {
-        return Ok(Err(Refusal::BalanceLimitExceeded));
+    let new_balance = match rules::deposit(account, command.amount) {
+        Ok(balance) => balance,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    assert_eq!(
-        new_balance.cents() - account.balance.cents(),
-        command.amount.cents()
-    );
-    let leg = Leg::plain(account, TransactionType::Deposit, command, new_balance);
+    let leg = Leg::single(account, TransactionType::Deposit, command, new_balance);
     let ((), transaction_id) = tokio::try_join!(
         set_balance(transaction, account, new_balance, now),
         append(transaction, &leg, now)
@@ -140,18 +135,11 @@ async fn withdraw(
     account: &Holding,
     now: &str,
 ) -> Result<Result<Posted, Refusal>, Fault> {
-    if let Err(refusal) = ensure_movable(account) {
-        return Ok(Err(refusal));
-    }
-    let Some(new_balance) = account.balance.debit(command.amount) else {
-        return Ok(Err(Refusal::InsufficientFunds));
+    let new_balance = match rules::withdraw(account, command.amount) {
+        Ok(balance) => balance,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    assert_eq!(
-        account.balance.cents() - new_balance.cents(),
-        command.amount.cents()
-    );
-    assert!(new_balance.cents() >= 0);
-    let leg = Leg::plain(account, TransactionType::Withdrawal, command, new_balance);
+    let leg = Leg::single(account, TransactionType::Withdrawal, command, new_balance);
     let ((), transaction_id) = tokio::try_join!(
         set_balance(transaction, account, new_balance, now),
         append(transaction, &leg, now)
@@ -169,47 +157,22 @@ async fn transfer(
     destination: &Holding,
     now: &str,
 ) -> Result<Result<Posted, Refusal>, Fault> {
-    if let Err(refusal) = ensure_movable(source) {
-        return Ok(Err(refusal));
-    }
-    match destination.status {
-        AccountStatus::Active => {}
-        AccountStatus::Frozen => return Ok(Err(Refusal::DestinationFrozen)),
-        AccountStatus::Closed => return Ok(Err(Refusal::DestinationClosed)),
-    }
-    let Some(source_balance) = source.balance.debit(command.amount) else {
-        return Ok(Err(Refusal::InsufficientFunds));
-    };
-    let Some(destination_balance) = destination.balance.credit(command.amount) else {
-        return Ok(Err(Refusal::BalanceLimitExceeded));
-    };
-    // The two legs sum to zero: what leaves the source arrives at the destination, no more.
-    let debited = source.balance.cents() - source_balance.cents();
-    let credited = destination_balance.cents() - destination.balance.cents();
-    assert_eq!(debited, command.amount.cents());
-    assert_eq!(debited - credited, 0);
-
+    let (source_balance, destination_balance) =
+        match rules::transfer(source, destination, command.amount) {
+            Ok(balances) => balances,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
     let (transfer_id, (), ()) = tokio::try_join!(
         insert_transfer(transaction, command, source, destination, now),
         set_balance(transaction, source, source_balance, now),
         set_balance(transaction, destination, destination_balance, now),
     )?;
-    let out_leg = Leg {
-        account: source,
-        kind: TransactionType::TransferOut,
-        amount: command.amount,
-        balance_after: source_balance,
-        counterparty: Some(destination.number.as_str()),
-        transfer: Some(transfer_id),
-        description: &command.description,
-    };
-    let in_leg = Leg {
-        account: destination,
-        kind: TransactionType::TransferIn,
-        balance_after: destination_balance,
-        counterparty: Some(source.number.as_str()),
-        ..out_leg
-    };
+    let [out_leg, in_leg] = Leg::transfer_pair(
+        command,
+        transfer_id,
+        (source, source_balance),
+        (destination, destination_balance),
+    );
     let (out_id, in_id) = tokio::try_join!(
         append(transaction, &out_leg, now),
         append(transaction, &in_leg, now)
@@ -250,44 +213,21 @@ async fn insert_transfer(
     Ok(TransferId::new(row.try_get(0)?))
 }
 
-/// Refuses movements out of (or into) a frozen or closed account of the caller's.
-fn ensure_movable(account: &Holding) -> Result<(), Refusal> {
-    match account.status {
-        AccountStatus::Active => Ok(()),
-        AccountStatus::Frozen => Err(Refusal::AccountFrozen),
-        AccountStatus::Closed => Err(Refusal::AccountClosed),
-    }
-}
-
-/// What the ledger reads of a locked account, decoded strictly (a number, balance or status
-/// the domain refuses is a fault, never a default), and whether it is the caller's.
-#[derive(Clone, Debug)]
-struct Holding {
-    id: AccountId,
-    number: AccountNumber,
-    customer: CustomerId,
-    balance: Balance,
-    status: AccountStatus,
-    /// The account belongs to the caller's live profile (read under the lock).
-    owned: bool,
-}
-
-impl Holding {
-    fn from_row(row: &Row) -> Result<Self, Fault> {
-        let id: i64 = row.try_get(0)?;
-        let corrupt = |what: &str| Fault::Api(ApiError::internal(format!("account {id}: {what}")));
-        let number: &str = row.try_get(1)?;
-        let balance: i64 = row.try_get(3)?;
-        let status: &str = row.try_get(4)?;
-        Ok(Self {
-            id: AccountId::new(id),
-            number: AccountNumber::parse(number).ok_or_else(|| corrupt("account number"))?,
-            customer: CustomerId::new(row.try_get(2)?),
-            balance: Balance::from_cents(balance).ok_or_else(|| corrupt("balance"))?,
-            status: AccountStatus::parse(status).ok_or_else(|| corrupt("status"))?,
-            owned: row.try_get(6)?,
-        })
-    }
+/// Reads the columns of [`Holding`] strictly (a number, balance or status the domain refuses is
+/// a fault, never a default).
+fn holding(row: &Row) -> Result<Holding, Fault> {
+    let id: i64 = row.try_get(0)?;
+    let corrupt = |what: &str| Fault::Api(ApiError::internal(format!("account {id}: {what}")));
+    let number: &str = row.try_get(1)?;
+    let balance: i64 = row.try_get(3)?;
+    let status: &str = row.try_get(4)?;
+    Ok(Holding {
+        id: AccountId::new(id),
+        number: AccountNumber::parse(number).ok_or_else(|| corrupt("account number"))?,
+        customer: CustomerId::new(row.try_get(2)?),
+        balance: Balance::from_cents(balance).ok_or_else(|| corrupt("balance"))?,
+        status: AccountStatus::parse(status).ok_or_else(|| corrupt("status"))?,
+    })
 }
 
 /// Writes `balance` over the balance read under the lock and counts one posting. The `WHERE`
@@ -322,37 +262,6 @@ async fn set_balance(
         account.id
     );
     Ok(())
-}
-
-/// One ledger row to append.
-#[derive(Clone, Copy)]
-struct Leg<'a> {
-    account: &'a Holding,
-    kind: TransactionType,
-    amount: Amount,
-    balance_after: Balance,
-    counterparty: Option<&'a str>,
-    transfer: Option<TransferId>,
-    description: &'a str,
-}
-
-impl<'a> Leg<'a> {
-    fn plain(
-        account: &'a Holding,
-        kind: TransactionType,
-        command: &'a MovementCommand,
-        balance_after: Balance,
-    ) -> Self {
-        Leg {
-            account,
-            kind,
-            amount: command.amount,
-            balance_after,
-            counterparty: None,
-            transfer: None,
-            description: &command.description,
-        }
-    }
 }
 
 /// Appends one ledger row; its id comes from the identity's sequence (see the module doc).

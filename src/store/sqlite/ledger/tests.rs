@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use super::*;
+use crate::domain::Amount;
 use crate::error::ErrorCode;
 use crate::store::audit::AuditContext;
 use crate::store::movements::{Answer, Idempotency};
